@@ -1,0 +1,52 @@
+// Logging and small helpers of emovec's native layer. Sampling lives in sampling.cpp.
+#include "emovec.h"
+
+#include "llama.h"
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+static std::atomic<int> g_min_level{GGML_LOG_LEVEL_WARN};
+static std::mutex g_error_mutex;
+static std::string g_last_error;
+
+static void emovec_log(enum ggml_log_level level, const char * text, void * /*user*/) {
+    // CONT lines continue the previous message; keep them only when its level would have shown.
+    static thread_local bool last_shown = true;
+    bool show = level == GGML_LOG_LEVEL_CONT ? last_shown : (int) level >= g_min_level.load();
+    if (level != GGML_LOG_LEVEL_CONT) last_shown = show;
+    if (show) {
+        fputs(text, stderr);
+        fflush(stderr);
+    }
+    if (level == GGML_LOG_LEVEL_ERROR) {
+        std::lock_guard<std::mutex> lock(g_error_mutex);
+        g_last_error = text;
+        while (!g_last_error.empty() && (g_last_error.back() == '\n' || g_last_error.back() == ' ')) g_last_error.pop_back();
+    }
+}
+
+extern "C" {
+
+const char * emovec_native_version(void) { return "0.1.0"; }
+
+void emovec_log_set_min_level(int32_t min_level) {
+    g_min_level.store(min_level);
+    llama_log_set(emovec_log, nullptr);
+}
+
+const char * emovec_last_error(void) {
+    static thread_local std::string copy;
+    std::lock_guard<std::mutex> lock(g_error_mutex);
+    copy = g_last_error;
+    return copy.c_str();
+}
+
+void emovec_clear_last_error(void) {
+    std::lock_guard<std::mutex> lock(g_error_mutex);
+    g_last_error.clear();
+}
+
+}
