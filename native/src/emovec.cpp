@@ -44,6 +44,18 @@ const char * emovec_last_error(void) {
     return copy.c_str();
 }
 
+void emovec_batch_fill(struct llama_batch * batch, int32_t n, const int32_t * tokens, const int32_t * pos,
+                       const int32_t * seqs, const int8_t * want_logits) {
+    for (int32_t i = 0; i < n; ++i) {
+        batch->token[i] = tokens[i];
+        batch->pos[i] = pos[i];
+        batch->n_seq_id[i] = 1;
+        batch->seq_id[i][0] = seqs[i];
+        batch->logits[i] = want_logits[i];
+    }
+    batch->n_tokens = n;
+}
+
 void emovec_clear_last_error(void) {
     std::lock_guard<std::mutex> lock(g_error_mutex);
     g_last_error.clear();

@@ -1,0 +1,225 @@
+package org.emovec.cli;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.Writer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+
+import org.emovec.engine.BatchGenerator;
+import org.emovec.engine.ChatMessage;
+import org.emovec.engine.EmovecException;
+import org.emovec.engine.GenerationRequest;
+import org.emovec.engine.GenerationResult;
+import org.emovec.engine.GeneratorOptions;
+import org.emovec.engine.Model;
+import org.emovec.engine.Sampling;
+import org.emovec.engine.Seeds;
+import org.emovec.model.DefaultModel;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = {"Generate completions for many prompts at once (continuous batching), streaming each result to a JSONL file as it finishes.",
+                "Prompts file: one JSON object a line with \"id\" and \"prompt\" (a user message, put through the model's chat template),",
+                "or \"messages\" ([{\"role\",\"content\"}...]), or \"text\" (raw, no template); optional \"system\", \"seed\", \"max_tokens\".",
+                "Rerun with the same --out to resume: finished ids are kept and skipped."})
+final class GenerateCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = {"-m", "--model"}, description = "GGUF model (default: the embedded tiny random model, made on first use)")
+    Path model;
+
+    @Option(names = {"-p", "--prompts"}, description = "prompts JSONL (default: a few built-in demo prompts)")
+    Path prompts;
+
+    @Option(names = {"-o", "--out"}, defaultValue = "out/generate.jsonl", description = "results JSONL (default: ${DEFAULT-VALUE})")
+    Path out;
+
+    @Option(names = "--parallel", defaultValue = "64", description = "sequences decoded together, 1..256 (default: ${DEFAULT-VALUE})")
+    int parallel;
+
+    @Option(names = "--ctx", defaultValue = "1024", description = "context per sequence, prompt + new tokens (default: ${DEFAULT-VALUE})")
+    int ctx;
+
+    @Option(names = "--max-tokens", defaultValue = "256", description = "new tokens per sequence at most (default: ${DEFAULT-VALUE})")
+    int maxTokens;
+
+    @Option(names = "--temperature", defaultValue = "0.8", description = "sampling temperature, 0 = greedy (default: ${DEFAULT-VALUE})")
+    float temperature;
+
+    @Option(names = "--top-k", defaultValue = "40", description = "keep the k most likely tokens, 0 = all (default: ${DEFAULT-VALUE})")
+    int topK;
+
+    @Option(names = "--top-p", defaultValue = "0.95", description = "nucleus sampling mass, 1 = off (default: ${DEFAULT-VALUE})")
+    float topP;
+
+    @Option(names = "--seed", defaultValue = "1", description = "base seed; each prompt's seed derives from it and the prompt id (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--gpu-layers", defaultValue = "-1", description = "layers on the GPU, -1 = all (CUDA builds) (default: ${DEFAULT-VALUE})")
+    int gpuLayers;
+
+    @Option(names = "--threads", defaultValue = "0", description = "CPU threads, 0 = all cores (default: ${DEFAULT-VALUE})")
+    int threads;
+
+    @Option(names = "--quiet", description = "no progress bar")
+    boolean quiet;
+
+    @Option(names = "--debug", description = "print stack traces of failures")
+    boolean debug;
+
+    private final ObjectMapper json = new ObjectMapper();
+
+    @Override
+    public Integer call() throws Exception {
+        GeneratorOptions options = new GeneratorOptions(parallel, ctx, Math.max(2048, parallel), threads);
+        if (maxTokens < 1) throw new ParameterException(spec.commandLine(), "--max-tokens must be at least 1");
+        Path modelPath = model != null ? model : DefaultModel.tiny();
+        List<JsonNode> lines = readPrompts();
+        Set<String> done = resume(out);
+        long t0 = System.nanoTime();
+        try (Model m = Model.load(modelPath, gpuLayers)) {
+            List<GenerationRequest> todo = new ArrayList<>();
+            for (JsonNode p : lines) {
+                String id = p.get("id").asText();
+                if (done.contains(id)) continue;
+                long s = p.has("seed") ? p.get("seed").asLong() : Seeds.of(seed, id);
+                int max = p.has("max_tokens") ? p.get("max_tokens").asInt() : maxTokens;
+                todo.add(new GenerationRequest(id, promptTokens(m, p), new Sampling(temperature, topK, topP, s), max));
+            }
+            System.err.printf("emovec: %s, %d prompts (%d already done), %d in parallel%n", modelPath.getFileName(), lines.size(), done.size(), parallel);
+            long loaded = System.nanoTime();
+            long[] newTokens = {0};
+            int[] finished = {0};
+            try (BatchGenerator gen = new BatchGenerator(m, options);
+                 Writer w = Files.newBufferedWriter(out, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+                 ProgressBar bar = quiet ? null : new ProgressBarBuilder().setTaskName("generate").setInitialMax(todo.size())
+                         .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).continuousUpdate().build()) {
+                gen.run(todo.iterator(), new BatchGenerator.Listener() {
+                    @Override
+                    public void finished(GenerationResult r) {
+                        try {
+                            w.write(json.writeValueAsString(toJson(r)));
+                            w.write('\n');
+                            w.flush(); // a killed run keeps every finished sequence
+                        } catch (IOException e) {
+                            throw new EmovecException("cannot write " + out + ": " + e.getMessage(), e);
+                        }
+                        finished[0]++;
+                        if (bar != null) bar.step();
+                    }
+
+                    @Override
+                    public void step(int tokens, int active) {
+                        newTokens[0] += tokens;
+                        if (bar != null) {
+                            double s = (System.nanoTime() - loaded) / 1e9;
+                            bar.setExtraMessage(String.format(" %.0f tok/s, %d active", newTokens[0] / s, active));
+                        }
+                    }
+                });
+            }
+            double secs = (System.nanoTime() - loaded) / 1e9;
+            System.err.printf("emovec: %d sequences, %d new tokens in %.2f s: %.1f tok/s (load %.2f s) -> %s%n",
+                    finished[0], newTokens[0], secs, newTokens[0] / secs, (loaded - t0) / 1e9, out);
+        }
+        return 0;
+    }
+
+    private int[] promptTokens(Model m, JsonNode p) {
+        if (p.has("text")) return m.tokenize(p.get("text").asText(), true, true);
+        List<ChatMessage> msgs = new ArrayList<>();
+        if (p.has("messages")) {
+            for (JsonNode msg : p.get("messages")) msgs.add(new ChatMessage(msg.get("role").asText(), msg.get("content").asText()));
+        } else {
+            if (p.has("system")) msgs.add(ChatMessage.system(p.get("system").asText()));
+            msgs.add(ChatMessage.user(p.get("prompt").asText()));
+        }
+        // The template already writes <|begin_of_text|>: add no second BOS.
+        return m.tokenize(m.applyChatTemplate(msgs, true), false, true);
+    }
+
+    private ObjectNode toJson(GenerationResult r) {
+        ObjectNode o = json.createObjectNode();
+        o.put("id", r.id());
+        o.put("prompt_tokens", r.promptTokens());
+        o.put("new_tokens", r.tokens().length);
+        o.put("stop", r.stop());
+        o.put("text", r.text());
+        var arr = o.putArray("tokens");
+        for (int t : r.tokens()) arr.add(t);
+        return o;
+    }
+
+    private List<JsonNode> readPrompts() throws IOException {
+        List<JsonNode> list = new ArrayList<>();
+        Set<String> ids = new HashSet<>();
+        String source = prompts == null ? "built-in demo prompts" : prompts.toString();
+        if (prompts != null && !Files.isRegularFile(prompts)) throw new EmovecException(prompts + ": no such prompts file (give a JSONL file, one {\"id\",\"prompt\"} object a line)");
+        try (InputStream in = prompts == null ? GenerateCommand.class.getResourceAsStream("demo-prompts.jsonl") : Files.newInputStream(prompts);
+             BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+            String line;
+            int n = 0;
+            while ((line = r.readLine()) != null) {
+                n++;
+                if (line.isBlank()) continue;
+                JsonNode node;
+                try {
+                    node = json.readTree(line);
+                } catch (IOException e) {
+                    throw new EmovecException(source + " line " + n + ": not valid JSON");
+                }
+                if (!node.isObject() || !node.hasNonNull("id")) throw new EmovecException(source + " line " + n + ": needs an \"id\"");
+                if (!node.has("prompt") && !node.has("messages") && !node.has("text")) throw new EmovecException(source + " line " + n + ": needs \"prompt\", \"messages\" or \"text\"");
+                if (!ids.add(node.get("id").asText())) throw new EmovecException(source + " line " + n + ": id '" + node.get("id").asText() + "' appears twice");
+                list.add(node);
+            }
+        }
+        if (list.isEmpty()) throw new EmovecException(source + ": no prompts");
+        return list;
+    }
+
+    /** Ids already in the output file; a last line cut short by a kill is removed first. */
+    private Set<String> resume(Path file) throws IOException {
+        Set<String> ids = new HashSet<>();
+        Path parent = file.toAbsolutePath().getParent();
+        Files.createDirectories(parent);
+        if (!Files.isWritable(parent)) throw new EmovecException(parent + ": output directory is not writable: choose another --out");
+        if (!Files.exists(file)) return ids;
+        byte[] bytes = Files.readAllBytes(file);
+        int end = bytes.length;
+        while (end > 0 && bytes[end - 1] != '\n') end--;
+        if (end < bytes.length) {
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                ch.truncate(end);
+            }
+        }
+        for (String line : new String(bytes, 0, end, StandardCharsets.UTF_8).split("\n")) {
+            if (!line.isBlank()) ids.add(json.readTree(line).get("id").asText());
+        }
+        return ids;
+    }
+
+}

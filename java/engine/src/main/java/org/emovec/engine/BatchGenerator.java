@@ -1,0 +1,202 @@
+package org.emovec.engine;
+
+import static org.emovec.llama.global.LlamaCpp.*;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+
+import org.bytedeco.javacpp.Pointer;
+import org.emovec.llama.llama_batch;
+import org.emovec.llama.llama_context;
+import org.emovec.llama.llama_context_params;
+
+/**
+ * Generates many sequences at once with continuous batching: up to {@code parallel} sequences share each
+ * llama_decode call, each in its own KV-cache sequence; when one finishes its slot is refilled at once from
+ * the queue, and its result is handed to the listener straight away. Sampling runs on the host in native
+ * code (see emovec_sample), a pure function of each sequence's seed and step, so results do not depend on
+ * batch size or order.
+ */
+public final class BatchGenerator implements AutoCloseable {
+    /** Receives each finished sequence as soon as it is done, and a tick after every decode step. */
+    public interface Listener {
+        void finished(GenerationResult result);
+
+        default void step(int newTokens, int activeSequences) {}
+    }
+
+    private final Model model;
+    private final GeneratorOptions options;
+    private llama_context ctx;
+    private final llama_batch batch;
+    private final int contextPerSequence;
+
+    public BatchGenerator(Model model, GeneratorOptions options) {
+        this.model = model;
+        this.options = options;
+        llama_context_params p = llama_context_default_params();
+        p.n_ctx((long) options.parallel() * options.contextPerSequence() > Integer.MAX_VALUE ? Integer.MAX_VALUE
+                : options.parallel() * options.contextPerSequence());
+        p.n_batch(options.batchTokens());
+        p.n_ubatch(Math.min(options.batchTokens(), 512));
+        p.n_seq_max(options.parallel());
+        p.n_threads(options.threads());
+        p.n_threads_batch(options.threads());
+        p.kv_unified(false); // sequences share no prefix: a KV stream each keeps attention cheap
+        p.no_perf(true);
+        Native.takeLastError();
+        ctx = llama_init_from_model(model.handle(), p);
+        if (ctx == null || ctx.isNull()) {
+            String why = Native.takeLastError();
+            throw new EmovecException("cannot create a context for " + options.parallel() + " sequences of "
+                    + options.contextPerSequence() + " tokens" + (why.isEmpty() ? "" : " (" + why + ")")
+                    + ": lower --parallel or --ctx");
+        }
+        contextPerSequence = llama_n_ctx_seq(ctx);
+        batch = llama_batch_init(options.batchTokens(), 0, 1);
+    }
+
+    public int contextPerSequence() { return contextPerSequence; }
+
+    private static final class Slot {
+        final int seq;
+        GenerationRequest request;
+        int fed;       // prompt tokens already decoded
+        int past;      // tokens in this sequence's KV cache
+        int pending = -1; // sampled token not yet decoded
+        int[] out = new int[64];
+        int nOut;
+
+        Slot(int seq) { this.seq = seq; }
+
+        boolean busy() { return request != null; }
+        boolean prefilling() { return fed < request.prompt().length; }
+
+        void add(int token) {
+            if (nOut == out.length) out = Arrays.copyOf(out, out.length * 2);
+            out[nOut++] = token;
+        }
+    }
+
+    /** Runs every request from the queue to completion; results reach the listener in the order they finish. */
+    public void run(Iterator<GenerationRequest> queue, Listener listener) {
+        live();
+        Slot[] slots = new Slot[options.parallel()];
+        for (int i = 0; i < slots.length; i++) slots[i] = new Slot(i);
+        int n = options.batchTokens();
+        int[] tokens = new int[n], pos = new int[n], seqs = new int[n];
+        byte[] wantLogits = new byte[n];
+        int[] rowSlot = new int[n];
+        int[] rows = new int[slots.length], topKs = new int[slots.length], steps = new int[slots.length], sampled = new int[slots.length];
+        float[] temps = new float[slots.length], topPs = new float[slots.length];
+        long[] seeds = new long[slots.length];
+        Pointer memory = llama_get_memory(ctx);
+
+        while (true) {
+            for (Slot s : slots) {
+                while (!s.busy() && queue.hasNext()) assign(s, queue.next(), memory, listener);
+            }
+            // Build one batch: every decoding sequence's pending token first, then prompt chunks as room allows.
+            int count = 0;
+            for (Slot s : slots) {
+                if (s.busy() && !s.prefilling()) {
+                    tokens[count] = s.pending; pos[count] = s.past; seqs[count] = s.seq; wantLogits[count] = 1;
+                    rowSlot[count++] = s.seq;
+                }
+            }
+            for (Slot s : slots) {
+                if (!s.busy() || !s.prefilling() || count == n) continue;
+                int[] prompt = s.request.prompt();
+                int take = Math.min(prompt.length - s.fed, n - count);
+                for (int j = 0; j < take; j++) {
+                    tokens[count] = prompt[s.fed + j]; pos[count] = s.fed + j; seqs[count] = s.seq;
+                    wantLogits[count] = (byte) (s.fed + j == prompt.length - 1 ? 1 : 0);
+                    rowSlot[count++] = s.seq;
+                }
+            }
+            if (count == 0) return;
+            emovec_batch_fill(batch, count, tokens, pos, seqs, wantLogits);
+            int rc = llama_decode(ctx, batch);
+            if (rc != 0) {
+                String why = Native.takeLastError();
+                throw new EmovecException("llama_decode failed with code " + rc + (why.isEmpty() ? "" : " (" + why + ")")
+                        + (rc == 1 ? ": the KV cache is full, lower --parallel or raise --ctx" : ""));
+            }
+            // Advance positions; collect the rows whose logits we sample.
+            int nRows = 0;
+            for (int i = 0; i < count; i++) {
+                Slot s = slots[rowSlot[i]];
+                if (s.prefilling()) s.fed++;
+                s.past++;
+                if (wantLogits[i] != 0) {
+                    Sampling sp = s.request.sampling();
+                    rows[nRows] = i; temps[nRows] = sp.temperature(); topKs[nRows] = sp.topK(); topPs[nRows] = sp.topP();
+                    seeds[nRows] = sp.seed(); steps[nRows] = s.nOut; sampled[nRows] = s.seq;
+                    nRows++;
+                }
+            }
+            int[] out = new int[nRows];
+            if (emovec_sample(ctx, nRows, rows, temps, topKs, topPs, seeds, steps, out, options.threads()) != 0) {
+                throw new EmovecException("llama.cpp returned no logits for a sampled row (internal error)");
+            }
+            int active = 0;
+            for (int r = 0; r < nRows; r++) {
+                Slot s = slots[sampled[r]];
+                int t = out[r];
+                String stop = null;
+                if (model.isEndOfGeneration(t)) {
+                    stop = "eog";
+                } else {
+                    s.add(t);
+                    if (s.nOut >= s.request.maxNewTokens()) stop = "length";
+                    else if (s.past + 1 >= contextPerSequence) stop = "context";
+                }
+                if (stop != null) finish(s, stop, listener);
+                else s.pending = t;
+            }
+            for (Slot s : slots) if (s.busy()) active++;
+            listener.step(nRows, active);
+        }
+    }
+
+    private void assign(Slot s, GenerationRequest r, Pointer memory, Listener listener) {
+        llama_memory_seq_rm(memory, s.seq, -1, -1);
+        s.request = r;
+        s.fed = 0;
+        s.past = 0;
+        s.nOut = 0;
+        s.pending = -1;
+        if (r.prompt().length >= contextPerSequence) finish(s, "prompt_too_long", listener);
+    }
+
+    private void finish(Slot s, String stop, Listener listener) {
+        int[] generated = Arrays.copyOf(s.out, s.nOut);
+        GenerationRequest r = s.request;
+        s.request = null;
+        listener.finished(new GenerationResult(r.id(), r.prompt().length, generated, model.detokenize(generated, false), stop));
+    }
+
+    /** Convenience: runs a list and returns the results in request order. */
+    public List<GenerationResult> generateAll(List<GenerationRequest> requests) {
+        java.util.Map<String, GenerationResult> byId = new java.util.HashMap<>();
+        run(requests.iterator(), r -> byId.put(r.id(), r));
+        List<GenerationResult> ordered = new ArrayList<>(requests.size());
+        for (GenerationRequest r : requests) ordered.add(byId.get(r.id()));
+        return ordered;
+    }
+
+    private void live() {
+        if (ctx == null) throw new IllegalStateException("generator is closed");
+    }
+
+    @Override
+    public void close() {
+        if (ctx != null) {
+            llama_batch_free(batch);
+            llama_free(ctx);
+            ctx = null;
+        }
+    }
+}

@@ -1,0 +1,21 @@
+package org.emovec.engine;
+
+/**
+ * Sizes of a batched generator. parallel: sequences decoded together (1..256, llama.cpp's n_seq_max limit);
+ * contextPerSequence: prompt plus generated tokens one sequence may hold; batchTokens: tokens per llama_decode
+ * call (prompts are split across calls when longer); threads: CPU threads (0: all cores).
+ */
+public record GeneratorOptions(int parallel, int contextPerSequence, int batchTokens, int threads) {
+    public static final int MAX_PARALLEL = 256;
+
+    public GeneratorOptions {
+        if (parallel < 1 || parallel > MAX_PARALLEL) throw new EmovecException("--parallel must be 1.." + MAX_PARALLEL + " (llama.cpp's n_seq_max limit), not " + parallel);
+        if (contextPerSequence < 8) throw new EmovecException("--ctx must be at least 8 tokens per sequence, not " + contextPerSequence);
+        if (batchTokens < parallel) batchTokens = parallel;
+        if (threads <= 0) threads = Runtime.getRuntime().availableProcessors();
+    }
+
+    public static GeneratorOptions of(int parallel, int contextPerSequence) {
+        return new GeneratorOptions(parallel, contextPerSequence, Math.max(2048, parallel), 0);
+    }
+}

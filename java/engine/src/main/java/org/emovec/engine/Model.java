@@ -1,0 +1,141 @@
+package org.emovec.engine;
+
+import static org.emovec.llama.global.LlamaCpp.*;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.bytedeco.javacpp.BytePointer;
+import org.emovec.llama.llama_chat_message;
+import org.emovec.llama.llama_model;
+import org.emovec.llama.llama_model_params;
+import org.emovec.llama.llama_vocab;
+
+/** A loaded GGUF model: shape, tokenizer and chat template. Close it to free the weights. */
+public final class Model implements AutoCloseable {
+    private final Path path;
+    private llama_model model;
+    private final llama_vocab vocab;
+
+    private Model(Path path, llama_model model) {
+        this.path = path;
+        this.model = model;
+        this.vocab = llama_model_get_vocab(model);
+    }
+
+    /**
+     * Loads a model. gpuLayers: layers to keep on the GPU (-1: all; ignored by a CPU build).
+     * The file is checked in Java first, so a bad file gives a clear one-line error.
+     */
+    public static Model load(Path path, int gpuLayers) {
+        ModelCheck.check(path);
+        Native.init();
+        llama_model_params p = llama_model_default_params();
+        p.n_gpu_layers(gpuLayers);
+        Native.takeLastError();
+        llama_model m = llama_model_load_from_file(path.toString(), p);
+        if (m == null || m.isNull()) {
+            String why = Native.takeLastError();
+            throw new EmovecException(path + ": llama.cpp could not load the model" + (why.isEmpty() ? "" : " (" + why + ")"));
+        }
+        return new Model(path, m);
+    }
+
+    public Path path() { return path; }
+    llama_model handle() { return live(); }
+
+    public int layers() { return llama_model_n_layer(live()); }
+    public int width() { return llama_model_n_embd(live()); }
+    public int heads() { return llama_model_n_head(live()); }
+    public int kvHeads() { return llama_model_n_head_kv(live()); }
+    public int vocabSize() { return llama_vocab_n_tokens(vocab); }
+    public int trainedContext() { return llama_model_n_ctx_train(live()); }
+    public long parameters() { return llama_model_n_params(live()); }
+    public long bytes() { return llama_model_size(live()); }
+
+    public String description() {
+        byte[] buf = new byte[256];
+        int n = llama_model_desc(live(), buf, buf.length);
+        return new String(buf, 0, Math.max(0, Math.min(n, buf.length)), StandardCharsets.UTF_8);
+    }
+
+    public boolean isEndOfGeneration(int token) { return llama_vocab_is_eog(vocab, token); }
+
+    /** Token ids of text. addSpecial: add BOS as the model wants; parseSpecial: read "<|eot_id|>" etc. as control tokens. */
+    public int[] tokenize(String text, boolean addSpecial, boolean parseSpecial) {
+        // Explicit UTF-8 bytes: JavaCPP's String overloads would pass modified UTF-8.
+        byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
+        try (BytePointer bytes = new BytePointer(utf8.length + 1)) {
+            bytes.put(utf8).put(utf8.length, (byte) 0);
+            int[] tokens = new int[utf8.length + 8];
+            int n = llama_tokenize(vocab, bytes, utf8.length, tokens, tokens.length, addSpecial, parseSpecial);
+            if (n < 0) {
+                tokens = new int[-n];
+                n = llama_tokenize(vocab, bytes, utf8.length, tokens, tokens.length, addSpecial, parseSpecial);
+            }
+            if (n < 0) throw new EmovecException("tokenization failed for a text of " + utf8.length + " bytes");
+            return java.util.Arrays.copyOf(tokens, n);
+        }
+    }
+
+    /** Text of tokens; special tokens (e.g. "<|eot_id|>") are rendered only when renderSpecial. */
+    public String detokenize(int[] tokens, boolean renderSpecial) {
+        byte[] buf = new byte[Math.max(64, tokens.length * 16)];
+        int n = llama_detokenize(vocab, tokens, tokens.length, buf, buf.length, false, renderSpecial);
+        if (n < 0) {
+            buf = new byte[-n];
+            n = llama_detokenize(vocab, tokens, tokens.length, buf, buf.length, false, renderSpecial);
+        }
+        return new String(buf, 0, n, StandardCharsets.UTF_8);
+    }
+
+    /** The model's chat template text from its GGUF metadata, or null when it has none. */
+    public String chatTemplate() {
+        BytePointer t = llama_model_chat_template(live(), (BytePointer) null);
+        return t == null || t.isNull() ? null : t.getString(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Formats a conversation with the model's own chat template (llama.cpp's built-in renderer for that
+     * template); addAssistant opens the assistant turn so that generation continues as the assistant.
+     */
+    public String applyChatTemplate(List<ChatMessage> messages, boolean addAssistant) {
+        String template = chatTemplate();
+        if (template == null) throw new EmovecException(path + ": the model has no chat template (tokenizer.chat_template); use plain prompts");
+        try (llama_chat_message msgs = new llama_chat_message(messages.size())) {
+            BytePointer[] keep = new BytePointer[messages.size() * 2];
+            int total = 0;
+            for (int i = 0; i < messages.size(); i++) {
+                keep[2 * i] = new BytePointer(messages.get(i).role(), StandardCharsets.UTF_8);
+                keep[2 * i + 1] = new BytePointer(messages.get(i).content(), StandardCharsets.UTF_8);
+                msgs.getPointer(i).role(keep[2 * i]).content(keep[2 * i + 1]);
+                total += messages.get(i).content().length() * 4 + 64;
+            }
+            byte[] buf = new byte[total + 256];
+            BytePointer tmpl = new BytePointer(template, StandardCharsets.UTF_8);
+            int n = llama_chat_apply_template(tmpl, msgs, messages.size(), addAssistant, buf, buf.length);
+            if (n > buf.length) {
+                buf = new byte[n];
+                n = llama_chat_apply_template(tmpl, msgs, messages.size(), addAssistant, buf, buf.length);
+            }
+            if (n < 0) throw new EmovecException(path + ": llama.cpp does not recognise this model's chat template");
+            for (BytePointer p : keep) p.close();
+            tmpl.close();
+            return new String(buf, 0, n, StandardCharsets.UTF_8);
+        }
+    }
+
+    private llama_model live() {
+        if (model == null) throw new IllegalStateException("model " + path + " is closed");
+        return model;
+    }
+
+    @Override
+    public void close() {
+        if (model != null) {
+            llama_model_free(model);
+            model = null;
+        }
+    }
+}
