@@ -157,8 +157,8 @@ final class GenerateCommand implements Callable<Integer> {
             if (p.has("system")) msgs.add(ChatMessage.system(p.get("system").asText()));
             msgs.add(ChatMessage.user(p.get("prompt").asText()));
         }
-        // The template already writes <|begin_of_text|>: add no second BOS.
-        return m.tokenize(m.applyChatTemplate(msgs, true), false, true);
+        // llama.cpp's template renderer leaves <|begin_of_text|> to the tokenizer: add_special adds it.
+        return m.tokenize(m.applyChatTemplate(msgs, true), true, true);
     }
 
     private ObjectNode toJson(GenerationResult r) {

@@ -9,12 +9,17 @@ import org.emovec.model.ModelPreset;
 import org.emovec.model.WeightFormat;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 @Command(name = "make-model", mixinStandardHelpOptions = true,
         description = {"Write a Llama-architecture GGUF with seeded random weights, the real Llama 3 tokenizer and the Llama 3.1 Instruct chat template.",
                 "Random weights fail every semantic check by design; they serve tests and throughput work."})
 final class MakeModelCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
     @Option(names = "--preset", defaultValue = "tiny", description = "tiny or llama-3.1-8b (default: ${DEFAULT-VALUE})")
     String preset;
 
@@ -32,8 +37,14 @@ final class MakeModelCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ModelPreset p = ModelPreset.byId(preset);
-        WeightFormat f = WeightFormat.byId(type);
+        ModelPreset p;
+        WeightFormat f;
+        try {
+            p = ModelPreset.byId(preset);
+            f = WeightFormat.byId(type);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
         long t0 = System.nanoTime();
         ModelMaker.make(p, f, seed, out);
         System.out.printf("wrote %s (%s, %s, seed %d, %.1f MiB) in %.1f s%n", out, p.id, f.id, seed,

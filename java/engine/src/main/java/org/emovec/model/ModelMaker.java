@@ -92,24 +92,39 @@ public final class ModelMaker {
         }
     }
 
-    private static void addTensors(GgufWriter w, ModelPreset p, GgmlType type, long seed, int nVocab) {
+    /** One weight tensor of a preset: ggml dims {inner, outer} (or {n} for norms); norms are ones, the rest random. */
+    public record Weight(String name, long[] dims, boolean norm) {
+        public long elements() { return dims.length == 1 ? dims[0] : dims[0] * dims[1]; }
+    }
+
+    /** The learned weights of a preset in file order (rope_freqs, a constant, is not among them). */
+    public static List<Weight> weights(ModelPreset p, int nVocab) {
         int qDim = p.heads * p.headDim(), kvDim = p.kvHeads * p.headDim();
-        random(w, "token_embd.weight", type, seed, p.width, nVocab);
-        w.tensor("rope_freqs.weight", new long[] {p.headDim() / 2}, GgmlType.F32, floats(llama3RopeFactors(p.headDim())));
+        List<Weight> w = new ArrayList<>();
+        w.add(new Weight("token_embd.weight", new long[] {p.width, nVocab}, false));
         for (int l = 0; l < p.layers; l++) {
             String b = "blk." + l + ".";
-            ones(w, b + "attn_norm.weight", p.width);
-            random(w, b + "attn_q.weight", type, seed, p.width, qDim);
-            random(w, b + "attn_k.weight", type, seed, p.width, kvDim);
-            random(w, b + "attn_v.weight", type, seed, p.width, kvDim);
-            random(w, b + "attn_output.weight", type, seed, qDim, p.width);
-            ones(w, b + "ffn_norm.weight", p.width);
-            random(w, b + "ffn_gate.weight", type, seed, p.width, p.ffn);
-            random(w, b + "ffn_up.weight", type, seed, p.width, p.ffn);
-            random(w, b + "ffn_down.weight", type, seed, p.ffn, p.width);
+            w.add(new Weight(b + "attn_norm.weight", new long[] {p.width}, true));
+            w.add(new Weight(b + "attn_q.weight", new long[] {p.width, qDim}, false));
+            w.add(new Weight(b + "attn_k.weight", new long[] {p.width, kvDim}, false));
+            w.add(new Weight(b + "attn_v.weight", new long[] {p.width, kvDim}, false));
+            w.add(new Weight(b + "attn_output.weight", new long[] {qDim, p.width}, false));
+            w.add(new Weight(b + "ffn_norm.weight", new long[] {p.width}, true));
+            w.add(new Weight(b + "ffn_gate.weight", new long[] {p.width, p.ffn}, false));
+            w.add(new Weight(b + "ffn_up.weight", new long[] {p.width, p.ffn}, false));
+            w.add(new Weight(b + "ffn_down.weight", new long[] {p.ffn, p.width}, false));
         }
-        ones(w, "output_norm.weight", p.width);
-        if (!p.tiedOutput) random(w, "output.weight", type, seed, p.width, nVocab);
+        w.add(new Weight("output_norm.weight", new long[] {p.width}, true));
+        if (!p.tiedOutput) w.add(new Weight("output.weight", new long[] {p.width, nVocab}, false));
+        return w;
+    }
+
+    private static void addTensors(GgufWriter w, ModelPreset p, GgmlType type, long seed, int nVocab) {
+        w.tensor("rope_freqs.weight", new long[] {p.headDim() / 2}, GgmlType.F32, floats(llama3RopeFactors(p.headDim())));
+        for (Weight t : weights(p, nVocab)) {
+            if (t.norm()) ones(w, t.name(), (int) t.dims()[0]);
+            else random(w, t.name(), type, seed, t.dims()[0], t.dims()[1]);
+        }
     }
 
     /**

@@ -1,0 +1,115 @@
+package org.emovec.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CliTest {
+    @TempDir Path dir;
+
+    record Run(int code, String out, String err) {}
+
+    private Run run(String... args) {
+        PrintStream oldOut = System.out, oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            int code = Main.run(args);
+            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    private Path tiny() {
+        Path p = dir.resolve("tiny.gguf");
+        if (!Files.exists(p)) assertEquals(0, run("make-model", "--preset", "tiny", "--seed", "5", "-o", p.toString()).code());
+        return p;
+    }
+
+    @Test
+    void helpOnEveryCommand() {
+        for (String cmd : List.of("info", "make-model", "generate")) {
+            Run r = run(cmd, "--help");
+            assertEquals(0, r.code(), cmd);
+            assertTrue(r.out().contains("Usage: emovec " + cmd), r.out());
+        }
+    }
+
+    @Test
+    void infoShowsShapeAndQuantization() {
+        Run r = run("info", tiny().toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("layers         4"), r.out());
+        assertTrue(r.out().contains("vocabulary     128256 tokens"), r.out());
+        assertTrue(r.out().contains("quantization   F32"), r.out());
+    }
+
+    @Test
+    void usageErrorsExitTwoRuntimeFailuresExitOneWithOneLine() throws Exception {
+        assertEquals(2, run("info").code());
+        assertEquals(2, run("generate", "--no-such-option").code());
+        Run badPreset = run("make-model", "--preset", "gpt5", "-o", dir.resolve("x.gguf").toString());
+        assertEquals(2, badPreset.code());
+        assertTrue(badPreset.err().contains("unknown model preset 'gpt5'"), badPreset.err());
+
+        Run missing = run("info", dir.resolve("none.gguf").toString());
+        assertEquals(1, missing.code());
+        assertEquals(1, missing.err().strip().lines().count(), missing.err());
+        assertTrue(missing.err().contains("no such file"), missing.err());
+
+        Path junk = dir.resolve("junk.gguf");
+        Files.writeString(junk, "{}");
+        Run notGguf = run("generate", "--model", junk.toString(), "-o", dir.resolve("o.jsonl").toString());
+        assertEquals(1, notGguf.code());
+        assertTrue(notGguf.err().contains("not a GGUF file"), notGguf.err());
+        assertFalse(notGguf.err().contains("\tat "), "no stack trace without --debug");
+    }
+
+    @Test
+    void generateStreamsJsonlAndResumesAfterAKill() throws Exception {
+        Path prompts = dir.resolve("p.jsonl");
+        Files.writeString(prompts, """
+                {"id": "a", "prompt": "Tell me about the sea."}
+                {"id": "b", "prompt": "Tell me about the sky.", "max_tokens": 5}
+                {"id": "c", "text": "Raw text without a template"}
+                """);
+        Path out = dir.resolve("o.jsonl");
+        String[] args = {"generate", "--model", tiny().toString(), "--prompts", prompts.toString(), "-o", out.toString(),
+                "--parallel", "2", "--max-tokens", "12", "--quiet"};
+        Run r = run(args);
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = Files.readAllLines(out);
+        assertEquals(3, lines.size());
+        assertTrue(lines.stream().anyMatch(l -> l.contains("\"id\":\"b\"") && l.contains("\"new_tokens\":5")), lines.toString());
+        String full = Files.readString(out);
+
+        // Simulate a kill mid-write: keep one whole line and half of the next; the rerun completes the rest.
+        String first = lines.get(0);
+        Files.writeString(out, first + "\n" + lines.get(1).substring(0, 20));
+        assertEquals(0, run(args).code());
+        List<String> resumed = Files.readAllLines(out);
+        assertEquals(3, resumed.size());
+        assertEquals(first, resumed.get(0));
+        assertEquals(full.lines().sorted().toList(), resumed.stream().sorted().toList(), "same results as the uninterrupted run");
+    }
+
+    @Test
+    void malformedPromptsNameTheLine() throws Exception {
+        Path prompts = dir.resolve("bad.jsonl");
+        Files.writeString(prompts, "{\"id\": \"a\", \"prompt\": \"ok\"}\n{not json\n");
+        Run r = run("generate", "--model", tiny().toString(), "--prompts", prompts.toString(), "-o", dir.resolve("o.jsonl").toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("line 2: not valid JSON"), r.err());
+    }
+}

@@ -1,0 +1,102 @@
+package org.emovec.engine;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.emovec.model.TestModels;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class GenerationTest {
+    static Model model;
+
+    @BeforeAll
+    static void load() {
+        model = Model.load(TestModels.tiny(), 0);
+    }
+
+    @AfterAll
+    static void free() {
+        model.close();
+    }
+
+    private GenerationRequest request(String id, String text, long seed, int max) {
+        return new GenerationRequest(id, model.tokenize(text, true, false), Sampling.defaults(seed), max);
+    }
+
+    private List<GenerationResult> run(int parallel, List<GenerationRequest> requests) {
+        try (BatchGenerator g = new BatchGenerator(model, GeneratorOptions.of(parallel, 128))) {
+            return g.generateAll(requests);
+        }
+    }
+
+    @Test
+    void sameSeedSameTokensOtherSeedOtherTokens() {
+        GenerationRequest a = request("a", "Once upon a time", 42, 24);
+        int[] first = run(1, List.of(a)).get(0).tokens();
+        assertArrayEquals(first, run(1, List.of(a)).get(0).tokens());
+        assertFalse(java.util.Arrays.equals(first, run(1, List.of(request("b", "Once upon a time", 43, 24))).get(0).tokens()));
+    }
+
+    @Test
+    void aSequenceDoesNotDependOnWhatElseIsInTheBatch() {
+        GenerationRequest probe = request("probe", "The weather today is", 7, 32);
+        int[] alone = run(1, List.of(probe)).get(0).tokens();
+        List<GenerationRequest> crowd = new ArrayList<>();
+        for (int i = 0; i < 50; i++) crowd.add(request("other" + i, "Story number " + i + " begins with", 1000 + i, 10 + i % 30));
+        crowd.add(25, probe);
+        List<GenerationResult> together = run(51, crowd);
+        assertArrayEquals(alone, together.get(25).tokens(), "probe among 50 others");
+        assertEquals("probe", together.get(25).id());
+    }
+
+    @Test
+    void continuousBatchingRefillsSlotsAndStreamsResultsAsTheyFinish() {
+        List<GenerationRequest> reqs = new ArrayList<>();
+        for (int i = 0; i < 20; i++) reqs.add(request("r" + i, "Item " + i, i, 4 + (i * 7) % 19));
+        List<String> order = new ArrayList<>();
+        List<Integer> activeCounts = new ArrayList<>();
+        List<GenerationResult> results = new ArrayList<>();
+        try (BatchGenerator g = new BatchGenerator(model, GeneratorOptions.of(4, 64))) {
+            g.run(reqs.iterator(), new BatchGenerator.Listener() {
+                public void finished(GenerationResult r) { order.add(r.id()); results.add(r); }
+                public void step(int n, int active) { activeCounts.add(active); }
+            });
+        }
+        assertEquals(20, results.size());
+        for (GenerationResult r : results) {
+            int i = Integer.parseInt(r.id().substring(1));
+            if (r.stop().equals("length")) assertEquals(4 + (i * 7) % 19, r.tokens().length);
+        }
+        assertNotEquals(reqs.stream().map(GenerationRequest::id).toList(), order, "results stream in finishing order");
+        assertTrue(activeCounts.stream().allMatch(a -> a <= 4));
+        // Until the queue runs dry every slot stays busy: refills happen in the same step a sequence ends.
+        assertEquals(4, (int) activeCounts.get(activeCounts.size() / 3));
+        // Results equal the ones of a run with a different batch size.
+        List<GenerationResult> solo = run(1, reqs);
+        for (GenerationResult r : results) {
+            GenerationResult s = solo.stream().filter(x -> x.id().equals(r.id())).findFirst().orElseThrow();
+            assertArrayEquals(s.tokens(), r.tokens(), r.id());
+        }
+    }
+
+    @Test
+    void promptsLongerThanTheContextAreReportedNotSilentlyCut() {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 600; i++) sb.append("word ");
+        List<GenerationResult> r = run(2, List.of(request("long", sb.toString(), 1, 4), request("short", "Hi", 1, 4)));
+        assertEquals("prompt_too_long", r.get(0).stop());
+        assertEquals(0, r.get(0).tokens().length);
+        assertEquals(4, r.get(1).tokens().length);
+    }
+
+    @Test
+    void greedyPicksTheArgmaxEveryTime() {
+        GenerationRequest g1 = new GenerationRequest("g", model.tokenize("A", true, false), Sampling.greedy(), 12);
+        GenerationRequest g2 = new GenerationRequest("g", model.tokenize("A", true, false), new Sampling(0f, 1, 1f, 999), 12);
+        assertArrayEquals(run(1, List.of(g1)).get(0).tokens(), run(3, List.of(g2)).get(0).tokens());
+    }
+}
