@@ -26,24 +26,46 @@ double uniform(uint64_t seed, int32_t step) {
 
 struct Candidate { float logit; int32_t id; };
 
-int32_t sample_row(const float * logits, int32_t n_vocab, float temp, int32_t top_k, float top_p,
-                   uint64_t seed, int32_t step, std::vector<Candidate> & cand) {
+// Ties are broken by token id, so the candidate order is fully defined.
+bool higher(const Candidate & a, const Candidate & b) {
+    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+}
+
+// The k best tokens, best first. Small k: one pass with a min-heap of k (most tokens cost one compare
+// against the heap's worst); large k or the whole vocabulary: selection over a full copy.
+void top_k(const float * logits, int32_t n_vocab, int32_t k, std::vector<Candidate> & cand) {
+    cand.clear();
+    if (k <= 1024) {
+        for (int32_t i = 0; i < n_vocab; ++i) {
+            // Scanning ids upwards, an equal logit always loses to the earlier id already held.
+            if ((int32_t) cand.size() < k) {
+                cand.push_back({logits[i], i});
+                std::push_heap(cand.begin(), cand.end(), higher);
+            } else if (logits[i] > cand.front().logit) {
+                std::pop_heap(cand.begin(), cand.end(), higher);
+                cand.back() = {logits[i], i};
+                std::push_heap(cand.begin(), cand.end(), higher);
+            }
+        }
+    } else {
+        cand.resize(n_vocab);
+        for (int32_t i = 0; i < n_vocab; ++i) cand[i] = {logits[i], i};
+        if (k < n_vocab) std::nth_element(cand.begin(), cand.begin() + k, cand.end(), higher);
+        cand.resize(k);
+    }
+    std::sort(cand.begin(), cand.end(), higher);
+}
+
+int32_t sample_row(const float * logits, int32_t n_vocab, float temp, int32_t k, float top_p,
+                   uint64_t seed, int32_t step, std::vector<Candidate> & cand, std::vector<double> & p) {
     if (temp <= 0.0f) {
         return (int32_t) (std::max_element(logits, logits + n_vocab) - logits);
     }
-    cand.resize(n_vocab);
-    for (int32_t i = 0; i < n_vocab; ++i) cand[i] = {logits[i], i};
-    // Ties broken by token id so the order is fully defined.
-    auto higher = [](const Candidate & a, const Candidate & b) {
-        return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
-    };
-    int32_t k = (top_k <= 0 || top_k > n_vocab) ? n_vocab : top_k;
-    if (k < n_vocab) std::nth_element(cand.begin(), cand.begin() + k, cand.end(), higher);
-    cand.resize(k);
-    std::sort(cand.begin(), cand.end(), higher);
+    if (k <= 0 || k > n_vocab) k = n_vocab;
+    top_k(logits, n_vocab, k, cand);
 
-    double max_l = cand[0].logit;
-    std::vector<double> p(k);
+    const double max_l = cand[0].logit;
+    p.resize(k);
     double sum = 0.0;
     for (int32_t i = 0; i < k; ++i) { p[i] = std::exp((cand[i].logit - max_l) / temp); sum += p[i]; }
     int32_t keep = k;
@@ -80,8 +102,9 @@ extern "C" int32_t emovec_sample(struct llama_context * ctx, int32_t n, const in
     n_threads = std::max(1, std::min(n_threads, n));
     auto work = [&](int32_t t) {
         std::vector<Candidate> cand;
+        std::vector<double> p;
         for (int32_t i = t; i < n; i += n_threads) {
-            out_tokens[i] = sample_row(logits[i], n_vocab, temps[i], top_ks[i], top_ps[i], seeds[i], steps[i], cand);
+            out_tokens[i] = sample_row(logits[i], n_vocab, temps[i], top_ks[i], top_ps[i], seeds[i], steps[i], cand, p);
         }
     };
     std::vector<std::thread> pool;

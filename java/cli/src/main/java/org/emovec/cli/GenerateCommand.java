@@ -84,17 +84,28 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads, 0 = all cores (default: ${DEFAULT-VALUE})")
     int threads;
 
+    @Option(names = "--batch", defaultValue = "2048", description = "tokens per llama_decode call, at least --parallel (default: ${DEFAULT-VALUE})")
+    int batch;
+
+    @Option(names = "--ignore-eog", description = "keep generating past end-of-turn tokens (throughput runs of exact length)")
+    boolean ignoreEog;
+
+    @Option(names = "--stats", description = "also write timing figures as JSON to this file")
+    Path statsFile;
+
     @Option(names = "--quiet", description = "no progress bar")
     boolean quiet;
 
     @Option(names = "--debug", description = "print stack traces of failures")
     boolean debug;
 
-    private final ObjectMapper json = new ObjectMapper();
+    private final ObjectMapper json = new ObjectMapper()
+            .setVisibility(com.fasterxml.jackson.annotation.PropertyAccessor.FIELD, com.fasterxml.jackson.annotation.JsonAutoDetect.Visibility.PUBLIC_ONLY);
+    private BatchGenerator.Stats stats;
 
     @Override
     public Integer call() throws Exception {
-        GeneratorOptions options = new GeneratorOptions(parallel, ctx, Math.max(2048, parallel), threads);
+        GeneratorOptions options = new GeneratorOptions(parallel, ctx, batch, threads, ignoreEog);
         if (maxTokens < 1) throw new ParameterException(spec.commandLine(), "--max-tokens must be at least 1");
         Path modelPath = model != null ? model : DefaultModel.tiny();
         List<JsonNode> lines = readPrompts();
@@ -117,6 +128,7 @@ final class GenerateCommand implements Callable<Integer> {
                  Writer w = Files.newBufferedWriter(out, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
                  ProgressBar bar = quiet ? null : new ProgressBarBuilder().setTaskName("generate").setInitialMax(todo.size())
                          .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).continuousUpdate().build()) {
+                stats = gen.stats();
                 gen.run(todo.iterator(), new BatchGenerator.Listener() {
                     @Override
                     public void finished(GenerationResult r) {
@@ -142,8 +154,19 @@ final class GenerateCommand implements Callable<Integer> {
                 });
             }
             double secs = (System.nanoTime() - loaded) / 1e9;
-            System.err.printf("emovec: %d sequences, %d new tokens in %.2f s: %.1f tok/s (load %.2f s) -> %s%n",
-                    finished[0], newTokens[0], secs, newTokens[0] / secs, (loaded - t0) / 1e9, out);
+            System.err.printf("emovec: %d sequences, %d new tokens in %.2f s: %.1f tok/s overall, %.1f tok/s in decode-only steps"
+                            + " (load %.2f s, sampling %.2f s) -> %s%n", finished[0], newTokens[0], secs, newTokens[0] / secs,
+                    stats.decodeOnlyTokensPerSecond(), (loaded - t0) / 1e9, stats.sampleNanos / 1e9, out);
+            if (statsFile != null) {
+                ObjectNode o = json.valueToTree(stats);
+                o.put("sequences", finished[0]);
+                o.put("parallel", parallel);
+                o.put("load_seconds", (loaded - t0) / 1e9);
+                o.put("wall_seconds", secs);
+                o.put("overall_tokens_per_second", newTokens[0] / secs);
+                o.put("decode_only_tokens_per_second", stats.decodeOnlyTokensPerSecond());
+                Files.writeString(statsFile, json.writerWithDefaultPrettyPrinter().writeValueAsString(o));
+            }
         }
         return 0;
     }

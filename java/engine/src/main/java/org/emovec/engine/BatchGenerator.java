@@ -32,6 +32,20 @@ public final class BatchGenerator implements AutoCloseable {
     private llama_context ctx;
     private final llama_batch batch;
     private final int contextPerSequence;
+    private final Stats stats = new Stats();
+
+    /**
+     * Where the time went. Decode-only steps (no prompt tokens in the batch) are what llama-batched-bench's
+     * S_TG measures, so their rate is the like-for-like comparison; the overall rate includes prefill.
+     */
+    public static final class Stats {
+        public long prefillTokens, generatedTokens, steps;
+        public long decodeOnlySteps, decodeOnlyTokens, decodeOnlyNanos;
+        public long decodeNanos, sampleNanos, totalNanos;
+
+        public double decodeOnlyTokensPerSecond() { return decodeOnlyTokens / (decodeOnlyNanos / 1e9); }
+        public double generatedTokensPerSecond() { return generatedTokens / (totalNanos / 1e9); }
+    }
 
     public BatchGenerator(Model model, GeneratorOptions options) {
         this.model = model;
@@ -59,6 +73,8 @@ public final class BatchGenerator implements AutoCloseable {
     }
 
     public int contextPerSequence() { return contextPerSequence; }
+
+    public Stats stats() { return stats; }
 
     private static final class Slot {
         final int seq;
@@ -93,6 +109,7 @@ public final class BatchGenerator implements AutoCloseable {
         float[] temps = new float[slots.length], topPs = new float[slots.length];
         long[] seeds = new long[slots.length];
         Pointer memory = llama_get_memory(ctx);
+        long runStart = System.nanoTime();
 
         while (true) {
             for (Slot s : slots) {
@@ -116,19 +133,27 @@ public final class BatchGenerator implements AutoCloseable {
                     rowSlot[count++] = s.seq;
                 }
             }
-            if (count == 0) return;
+            if (count == 0) {
+                stats.totalNanos += System.nanoTime() - runStart;
+                return;
+            }
+            long stepStart = System.nanoTime();
             emovec_batch_fill(batch, count, tokens, pos, seqs, wantLogits);
             int rc = llama_decode(ctx, batch);
+            long decoded = System.nanoTime();
             if (rc != 0) {
                 String why = Native.takeLastError();
                 throw new EmovecException("llama_decode failed with code " + rc + (why.isEmpty() ? "" : " (" + why + ")")
                         + (rc == 1 ? ": the KV cache is full, lower --parallel or raise --ctx" : ""));
             }
             // Advance positions; collect the rows whose logits we sample.
-            int nRows = 0;
+            int nRows = 0, prefill = 0;
             for (int i = 0; i < count; i++) {
                 Slot s = slots[rowSlot[i]];
-                if (s.prefilling()) s.fed++;
+                if (s.prefilling()) {
+                    s.fed++;
+                    prefill++;
+                }
                 s.past++;
                 if (wantLogits[i] != 0) {
                     Sampling sp = s.request.sampling();
@@ -141,12 +166,13 @@ public final class BatchGenerator implements AutoCloseable {
             if (emovec_sample(ctx, nRows, rows, temps, topKs, topPs, seeds, steps, out, options.threads()) != 0) {
                 throw new EmovecException("llama.cpp returned no logits for a sampled row (internal error)");
             }
+            long sampledAt = System.nanoTime();
             int active = 0;
             for (int r = 0; r < nRows; r++) {
                 Slot s = slots[sampled[r]];
                 int t = out[r];
                 String stop = null;
-                if (model.isEndOfGeneration(t)) {
+                if (!options.ignoreEndOfTurn() && model.isEndOfGeneration(t)) {
                     stop = "eog";
                 } else {
                     s.add(t);
@@ -157,6 +183,17 @@ public final class BatchGenerator implements AutoCloseable {
                 else s.pending = t;
             }
             for (Slot s : slots) if (s.busy()) active++;
+            long stepEnd = System.nanoTime();
+            stats.steps++;
+            stats.prefillTokens += prefill;
+            stats.generatedTokens += nRows;
+            stats.decodeNanos += decoded - stepStart;
+            stats.sampleNanos += sampledAt - decoded;
+            if (prefill == 0) {
+                stats.decodeOnlySteps++;
+                stats.decodeOnlyTokens += nRows;
+                stats.decodeOnlyNanos += stepEnd - stepStart;
+            }
             listener.step(nRows, active);
         }
     }

@@ -3,9 +3,10 @@ package org.emovec.engine;
 /**
  * Sizes of a batched generator. parallel: sequences decoded together (1..256, llama.cpp's n_seq_max limit);
  * contextPerSequence: prompt plus generated tokens one sequence may hold; batchTokens: tokens per llama_decode
- * call (prompts are split across calls when longer); threads: CPU threads (0: all cores).
+ * call (prompts are split across calls when longer); threads: CPU threads (0: all cores); ignoreEndOfTurn:
+ * keep generating past the model's end-of-turn token (throughput runs that must produce exact lengths).
  */
-public record GeneratorOptions(int parallel, int contextPerSequence, int batchTokens, int threads) {
+public record GeneratorOptions(int parallel, int contextPerSequence, int batchTokens, int threads, boolean ignoreEndOfTurn) {
     public static final int MAX_PARALLEL = 256;
 
     public GeneratorOptions {
@@ -16,6 +17,6 @@ public record GeneratorOptions(int parallel, int contextPerSequence, int batchTo
     }
 
     public static GeneratorOptions of(int parallel, int contextPerSequence) {
-        return new GeneratorOptions(parallel, contextPerSequence, Math.max(2048, parallel), 0);
+        return new GeneratorOptions(parallel, contextPerSequence, Math.max(2048, parallel), 0, false);
     }
 }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Prepares .device/ (git-ignored) for the GPU machine, which has no Java and no network:
+#   jre.tar.xz        a jlink'd Java runtime with just the modules emovec uses
+#   llama-src.tar.xz  llama.cpp's source, trimmed to what libllama, ggml (CPU+CUDA) and llama-batched-bench need
+#   emovec.jar        the CLI jar (its JNI glue links to libllama by soname, so the CUDA build there loads under it)
+# Then name .device in the device tool's carry list and run tools/device-run.sh there.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mkdir -p .device
+mvn -B -q install -DskipTests
+cp java/cli/target/emovec.jar .device/emovec.jar
+
+if [ ! -f .device/jre.tar.xz ]; then
+  modules=$(jdeps --print-module-deps --ignore-missing-deps .device/emovec.jar)
+  rm -rf /tmp/emovec-jre
+  jlink --add-modules "$modules,jdk.crypto.ec" --strip-debug --no-man-pages --no-header-files --compress=2 --output /tmp/emovec-jre
+  tar -C /tmp -cJf .device/jre.tar.xz emovec-jre
+fi
+
+src=$(bash cmake/llama-source.sh)
+tar -C "$(dirname "$src")" -cJf .device/llama-src.tar.xz \
+  --exclude='.git' --exclude='*/docs' --exclude='*/examples' --exclude='*/tests' --exclude='*/media' \
+  --exclude='*/gguf-py' --exclude='*/app' --exclude='*/scripts' --exclude='*/pocs' --exclude='*/benches' \
+  --exclude='*/models/*.gguf*' --exclude='*/ggml/src/ggml-vulkan' --exclude='*/ggml/src/ggml-sycl' \
+  --exclude='*/ggml/src/ggml-metal' --exclude='*/ggml/src/ggml-cann' --exclude='*/ggml/src/ggml-opencl' \
+  --exclude='*/ggml/src/ggml-webgpu' --exclude='*/ggml/src/ggml-musa' --exclude='*/ggml/src/ggml-hip' \
+  --exclude='*/ggml/src/ggml-openvino' --exclude='*/ggml/src/ggml-zdnn' --exclude='*/tools/server/public*' \
+  --exclude='*/tools/server/webui' --exclude='*/tools/mtmd' \
+  "$(basename "$src")"
+du -sh .device/*

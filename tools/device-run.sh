@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The whole GPU-machine sequence, run there from the repository root after tools/device-bundle.sh made .device/:
+#   1. unpack the JRE and llama.cpp source; build libllama + ggml-cuda (sm_90a) + libemovec + llama-batched-bench
+#   2. write the llama-3.1-8b preset in F16 with emovec make-model
+#   3. peer: llama-batched-bench, 256 sequences, 64 prompt tokens, 256 generated tokens
+#   4. emovec generate on the same model, batch and lengths, sampling on
+#   5. print both figures and the ratio
+# Long: start it with `setsid bash tools/device-run.sh start` and poll with `bash tools/device-run.sh poll`
+# from back-to-back device calls; `run` does it in the foreground. Stages already done are skipped.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+W=${EMOVEC_DEVICE_WORK:-/tmp/emovec-device}
+LOG=$W/log.txt
+mkdir -p "$W"
+
+collect() {   # copy what exists so far into the device tool's $OUT
+  [ -n "${OUT:-}" ] || return 0
+  cp -f "$LOG" "$OUT/" 2>/dev/null || true
+  cp -f "$W"/results/* "$OUT/" 2>/dev/null || true
+}
+
+case "${1:-run}" in
+  start) setsid nohup bash "$0" run >/dev/null 2>&1 < /dev/null & echo "started (log: $LOG)"; exit 0 ;;
+  poll)
+    limit=${2:-540}; t=0
+    while [ $t -lt "$limit" ] && ! grep -q "^DONE\|^FAILED" "$LOG" 2>/dev/null; do sleep 10; t=$((t + 10)); done
+    tail -n 40 "$LOG"; collect; exit 0 ;;
+  run) ;;
+  *) echo "usage: $0 [run|start|poll [seconds]]" >&2; exit 2 ;;
+esac
+
+exec > >(tee -a "$LOG") 2>&1
+trap 'echo "FAILED at line $LINENO"' ERR
+stamp() { echo "[$(date +%H:%M:%S)] $*"; }
+mkdir -p "$W/results"
+
+BACKEND=${BACKEND:-cuda} PRESET=${PRESET:-llama-3.1-8b} TYPE=${TYPE:-f16}
+stamp "machine: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo no GPU), $(nproc) cores"
+[ -d "$W/emovec-jre" ] || tar -C "$W" -xJf "$root/.device/jre.tar.xz"
+[ -d "$W/llama.cpp-3.22.1" ] || tar -C "$W" -xJf "$root/.device/llama-src.tar.xz"
+export JAVA_HOME=$W/emovec-jre
+
+stamp "native $BACKEND build (CUDA architecture 90a)"
+prefix=$(EMOVEC_CACHE=$W/cache EMOVEC_LLAMA_SRC=$W/llama.cpp-3.22.1 EMOVEC_BACKEND=$BACKEND EMOVEC_CUDA_ARCH=90a \
+  EMOVEC_LLAMA_TOOLS=1 bash "$root/cmake/build-native.sh" 2> "$W/build.log" | tail -n 1) || { tail -n 30 "$W/build.log"; false; }
+stamp "native build in $prefix"
+
+emovec() {
+  "$JAVA_HOME/bin/java" ${EMOVEC_JAVA_OPTS:-} -Djava.library.path="$prefix/lib" -Dorg.bytedeco.javacpp.pathsFirst=true \
+    -jar "$root/.device/emovec.jar" "$@"
+}
+
+model=$W/$PRESET-$TYPE.gguf
+if [ ! -f "$model" ]; then
+  stamp "make-model $PRESET $TYPE"
+  emovec make-model --preset "$PRESET" --type "$TYPE" --seed 0 -o "$model"
+fi
+emovec info "$model" | tee "$W/results/model-info.txt"
+
+NPL=${NPL:-256} NPP=${NPP:-64} NTG=${NTG:-256}
+stamp "peer: llama-batched-bench -npp $NPP -ntg $NTG -npl $NPL"
+"$prefix/bin/llama-batched-bench" -m "$model" -c $((NPL * (NPP + NTG))) -b 2048 -ub 512 -ngl 99 \
+  -npp "$NPP" -ntg "$NTG" -npl "$NPL" --output-format jsonl 2> "$W/batched-bench.log" | tee "$W/results/batched-bench.jsonl"
+
+stamp "emovec generate: $NPL sequences, ~$NPP prompt tokens, $NTG new tokens, sampling on"
+python3 - "$NPL" > "$W/prompts.jsonl" <<'PY'
+import json, sys
+words = ("the river carried old light across the valley while children counted boats and their parents "
+         "argued softly about bread weather letters trains music gardens winter roads lamps windows "
+         "stones bridges clocks songs maps coats doors fields").split()
+for i in range(int(sys.argv[1])):
+    text = " ".join(words[(i + j) % len(words)] for j in range(62))
+    print(json.dumps({"id": f"p{i}", "text": text}))
+PY
+rm -f "$W/results/generate.jsonl"
+emovec generate --model "$model" --prompts "$W/prompts.jsonl" -o "$W/results/generate.jsonl" --parallel "$NPL" \
+  --ctx $((NPP + NTG + 16)) --max-tokens "$NTG" --ignore-eog --temperature 0.8 --top-k 40 --top-p 0.95 \
+  --quiet --stats "$W/results/emovec-stats.json"
+rm -f "$W/results/generate.jsonl"   # 65k tokens of random text: not worth carrying back
+
+python3 - "$W/results" <<'PY'
+import json, sys
+d = sys.argv[1]
+bb = [json.loads(l) for l in open(f"{d}/batched-bench.jsonl") if l.startswith("{")][-1]
+st = json.load(open(f"{d}/emovec-stats.json"))
+s_tg = bb["speed_tg"]
+ours, overall = st["decode_only_tokens_per_second"], st["overall_tokens_per_second"]
+print(f"llama-batched-bench S_TG: {s_tg:.0f} tok/s (npl {bb['pl']}, npp {bb['pp']}, ntg {bb['tg']}, no sampling)")
+print(f"emovec generate, decode-only steps: {ours:.0f} tok/s ({ours / s_tg:.1%} of S_TG), sampling on")
+print(f"emovec generate, overall incl. prefill and load-free wall time: {overall:.0f} tok/s ({overall / s_tg:.1%} of S_TG)")
+print(f"emovec sampling time: {st['sampleNanos'] / 1e9:.2f} s of {st['totalNanos'] / 1e9:.2f} s")
+json.dump({"batched_bench_s_tg": s_tg, "emovec_decode_only": ours, "emovec_overall": overall,
+           "ratio_decode_only": ours / s_tg, "ratio_overall": overall / s_tg}, open(f"{d}/summary.json", "w"), indent=2)
+PY
+stamp "DONE"
+echo "DONE"
