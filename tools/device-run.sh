@@ -3,7 +3,7 @@
 #   1. unpack the JRE and llama.cpp source; build libllama + ggml-cuda (sm_90a) + libemovec + llama-batched-bench
 #   2. write the llama-3.1-8b preset in F16 with emovec make-model
 #   3. peer: llama-batched-bench, 256 sequences, 64 prompt tokens, 256 generated tokens
-#   4. emovec generate on the same model, batch and lengths, sampling on
+#   4. emovec generate on the same model, batch and lengths, sampling on (host and backend samplers)
 #   5. print both figures and the ratio
 # Long: start it with `setsid bash tools/device-run.sh start` and poll with `bash tools/device-run.sh poll`
 # from back-to-back device calls; `run` does it in the foreground. Stages already done are skipped.
@@ -72,25 +72,30 @@ for i in range(int(sys.argv[1])):
     text = " ".join(words[(i + j) % len(words)] for j in range(62))
     print(json.dumps({"id": f"p{i}", "text": text}))
 PY
-rm -f "$W/results/generate.jsonl"
-emovec generate --model "$model" --prompts "$W/prompts.jsonl" -o "$W/results/generate.jsonl" --parallel "$NPL" \
-  --ctx $((NPP + NTG + 16)) --max-tokens "$NTG" --ignore-eog --temperature 0.8 --top-k 40 --top-p 0.95 \
-  --quiet --stats "$W/results/emovec-stats.json"
-rm -f "$W/results/generate.jsonl"   # 65k tokens of random text: not worth carrying back
+for sampler in ${SAMPLERS:-host backend}; do
+  stamp "emovec generate --sampler $sampler"
+  emovec generate --model "$model" --prompts "$W/prompts.jsonl" -o "$W/generate-$sampler.jsonl" --parallel "$NPL" \
+    --ctx $((NPP + NTG + 16)) --max-tokens "$NTG" --ignore-eog --temperature 0.8 --top-k 40 --top-p 0.95 \
+    --sampler "$sampler" --quiet --stats "$W/results/emovec-stats-$sampler.json"
+  rm -f "$W/generate-$sampler.jsonl"   # 65k tokens of random text: not worth carrying back
+done
 
 python3 - "$W/results" <<'PY'
-import json, sys
+import glob, json, sys
 d = sys.argv[1]
 bb = [json.loads(l) for l in open(f"{d}/batched-bench.jsonl") if l.startswith("{")][-1]
-st = json.load(open(f"{d}/emovec-stats.json"))
 s_tg = bb["speed_tg"]
-ours, overall = st["decode_only_tokens_per_second"], st["overall_tokens_per_second"]
+summary = {"batched_bench": bb}
 print(f"llama-batched-bench S_TG: {s_tg:.0f} tok/s (npl {bb['pl']}, npp {bb['pp']}, ntg {bb['tg']}, no sampling)")
-print(f"emovec generate, decode-only steps: {ours:.0f} tok/s ({ours / s_tg:.1%} of S_TG), sampling on")
-print(f"emovec generate, overall incl. prefill and load-free wall time: {overall:.0f} tok/s ({overall / s_tg:.1%} of S_TG)")
-print(f"emovec sampling time: {st['sampleNanos'] / 1e9:.2f} s of {st['totalNanos'] / 1e9:.2f} s")
-json.dump({"batched_bench_s_tg": s_tg, "emovec_decode_only": ours, "emovec_overall": overall,
-           "ratio_decode_only": ours / s_tg, "ratio_overall": overall / s_tg}, open(f"{d}/summary.json", "w"), indent=2)
+for f in sorted(glob.glob(f"{d}/emovec-stats-*.json")):
+    sampler = f.rsplit("-", 1)[1][:-5]
+    st = json.load(open(f))
+    ours, overall = st["decode_only_tokens_per_second"], st["overall_tokens_per_second"]
+    print(f"emovec --sampler {sampler}: decode-only steps {ours:.0f} tok/s = {ours / s_tg:.1%} of S_TG; "
+          f"overall incl. prefill {overall:.0f} tok/s = {overall / s_tg:.1%}; "
+          f"GPU+copy {st['decodeNanos'] / 1e9:.2f} s, sampling {st['sampleNanos'] / 1e9:.2f} s of {st['totalNanos'] / 1e9:.2f} s")
+    summary[sampler] = {"decode_only": ours, "overall": overall, "ratio_decode_only": ours / s_tg, "ratio_overall": overall / s_tg}
+json.dump(summary, open(f"{d}/summary.json", "w"), indent=2)
 PY
 stamp "DONE"
 echo "DONE"

@@ -87,6 +87,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "2048", description = "tokens per llama_decode call, at least --parallel (default: ${DEFAULT-VALUE})")
     int batch;
 
+    @Option(names = "--sampler", defaultValue = "HOST", description = "host (emovec's native sampler) or backend (llama.cpp's on-device chains) (default: ${DEFAULT-VALUE})")
+    GeneratorOptions.Sampler sampler;
+
     @Option(names = "--ignore-eog", description = "keep generating past end-of-turn tokens (throughput runs of exact length)")
     boolean ignoreEog;
 
@@ -105,7 +108,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        GeneratorOptions options = new GeneratorOptions(parallel, ctx, batch, threads, ignoreEog);
+        GeneratorOptions options = new GeneratorOptions(parallel, ctx, batch, threads, ignoreEog, sampler);
         if (maxTokens < 1) throw new ParameterException(spec.commandLine(), "--max-tokens must be at least 1");
         Path modelPath = model != null ? model : DefaultModel.tiny();
         List<JsonNode> lines = readPrompts();

@@ -23,7 +23,7 @@ public final class Main {
 
     public static int run(String... args) {
         boolean debug = java.util.Arrays.asList(args).contains("--debug") || System.getenv("EMOVEC_DEBUG") != null;
-        CommandLine cli = new CommandLine(new Main());
+        CommandLine cli = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true);
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             if (debug) e.printStackTrace();
             cmd.getErr().println("emovec: " + oneLine(e));

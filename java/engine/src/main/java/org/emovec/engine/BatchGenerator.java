@@ -11,6 +11,8 @@ import org.bytedeco.javacpp.Pointer;
 import org.emovec.llama.llama_batch;
 import org.emovec.llama.llama_context;
 import org.emovec.llama.llama_context_params;
+import org.emovec.llama.llama_sampler;
+import org.emovec.llama.llama_sampler_seq_config;
 
 /**
  * Generates many sequences at once with continuous batching: up to {@code parallel} sequences share each
@@ -33,6 +35,9 @@ public final class BatchGenerator implements AutoCloseable {
     private final llama_batch batch;
     private final int contextPerSequence;
     private final Stats stats = new Stats();
+    private final boolean backendSampling;
+    private final llama_sampler[] chains; // BACKEND: the chain each sequence slot samples with
+    private llama_sampler_seq_config chainConfigs;
 
     /**
      * Where the time went. Decode-only steps (no prompt tokens in the batch) are what llama-batched-bench's
@@ -60,6 +65,17 @@ public final class BatchGenerator implements AutoCloseable {
         p.n_threads_batch(options.threads());
         p.kv_unified(false); // sequences share no prefix: a KV stream each keeps attention cheap
         p.no_perf(true);
+        backendSampling = options.sampler() == GeneratorOptions.Sampler.BACKEND;
+        chains = new llama_sampler[options.parallel()];
+        if (backendSampling) {
+            // llama.cpp wants the chains at creation (set later per request with llama_set_sampler).
+            chainConfigs = new llama_sampler_seq_config(options.parallel());
+            for (int i = 0; i < chains.length; i++) {
+                chains[i] = chain(Sampling.greedy());
+                chainConfigs.getPointer(i).seq_id(i).sampler(chains[i]);
+            }
+            p.samplers(chainConfigs).n_samplers(options.parallel());
+        }
         Native.takeLastError();
         ctx = llama_init_from_model(model.handle(), p);
         if (ctx == null || ctx.isNull()) {
@@ -69,6 +85,7 @@ public final class BatchGenerator implements AutoCloseable {
                     + ": lower --parallel or --ctx");
         }
         contextPerSequence = llama_n_ctx_seq(ctx);
+        if (backendSampling) llama_synchronize(ctx);
         batch = llama_batch_init(options.batchTokens(), 0, 1);
     }
 
@@ -140,6 +157,7 @@ public final class BatchGenerator implements AutoCloseable {
             long stepStart = System.nanoTime();
             emovec_batch_fill(batch, count, tokens, pos, seqs, wantLogits);
             int rc = llama_decode(ctx, batch);
+            if (rc == 0) llama_synchronize(ctx); // no cost (sampling waits anyway) and it splits the timings honestly
             long decoded = System.nanoTime();
             if (rc != 0) {
                 String why = Native.takeLastError();
@@ -163,7 +181,13 @@ public final class BatchGenerator implements AutoCloseable {
                 }
             }
             int[] out = new int[nRows];
-            if (emovec_sample(ctx, nRows, rows, temps, topKs, topPs, seeds, steps, out, options.threads()) != 0) {
+            if (backendSampling) {
+                for (int r = 0; r < nRows; r++) {
+                    out[r] = llama_get_sampled_token_ith(ctx, rows[r]);
+                    if (out[r] < 0) throw new EmovecException("llama.cpp's backend sampler returned no token (this model or backend may not support it: use --sampler host)");
+                    llama_sampler_accept(chains[sampled[r]], out[r]);
+                }
+            } else if (emovec_sample(ctx, nRows, rows, temps, topKs, topPs, seeds, steps, out, options.threads()) != 0) {
                 throw new EmovecException("llama.cpp returned no logits for a sampled row (internal error)");
             }
             long sampledAt = System.nanoTime();
@@ -200,12 +224,35 @@ public final class BatchGenerator implements AutoCloseable {
 
     private void assign(Slot s, GenerationRequest r, Pointer memory, Listener listener) {
         llama_memory_seq_rm(memory, s.seq, -1, -1);
+        if (backendSampling) {
+            llama_sampler fresh = chain(r.sampling());
+            if (!llama_set_sampler(ctx, s.seq, fresh)) {
+                llama_sampler_free(fresh);
+                throw new EmovecException("llama.cpp cannot run this sampler on the device: use --sampler host");
+            }
+            llama_sampler_free(chains[s.seq]);
+            chains[s.seq] = fresh;
+        }
         s.request = r;
         s.fed = 0;
         s.past = 0;
         s.nOut = 0;
         s.pending = -1;
         if (r.prompt().length >= contextPerSequence) finish(s, "prompt_too_long", listener);
+    }
+
+    /** A llama.cpp sampler chain with the same semantics as emovec's host sampler. */
+    private static llama_sampler chain(Sampling s) {
+        llama_sampler c = llama_sampler_chain_init(llama_sampler_chain_default_params());
+        if (s.temperature() <= 0) {
+            llama_sampler_chain_add(c, llama_sampler_init_greedy());
+            return c;
+        }
+        if (s.topK() > 0) llama_sampler_chain_add(c, llama_sampler_init_top_k(s.topK()));
+        if (s.topP() < 1) llama_sampler_chain_add(c, llama_sampler_init_top_p(s.topP(), 1));
+        llama_sampler_chain_add(c, llama_sampler_init_temp(s.temperature()));
+        llama_sampler_chain_add(c, llama_sampler_init_dist((int) (s.seed() ^ (s.seed() >>> 32))));
+        return c;
     }
 
     private void finish(Slot s, String stop, Listener listener) {
@@ -234,6 +281,8 @@ public final class BatchGenerator implements AutoCloseable {
             llama_batch_free(batch);
             llama_free(ctx);
             ctx = null;
+            for (llama_sampler c : chains) if (c != null) llama_sampler_free(c);
+            if (chainConfigs != null) chainConfigs.close();
         }
     }
 }

@@ -4,9 +4,18 @@ package org.emovec.engine;
  * Sizes of a batched generator. parallel: sequences decoded together (1..256, llama.cpp's n_seq_max limit);
  * contextPerSequence: prompt plus generated tokens one sequence may hold; batchTokens: tokens per llama_decode
  * call (prompts are split across calls when longer); threads: CPU threads (0: all cores); ignoreEndOfTurn:
- * keep generating past the model's end-of-turn token (throughput runs that must produce exact lengths).
+ * keep generating past the model's end-of-turn token (throughput runs that must produce exact lengths);
+ * sampler: where tokens are drawn (see {@link Sampler}).
  */
-public record GeneratorOptions(int parallel, int contextPerSequence, int batchTokens, int threads, boolean ignoreEndOfTurn) {
+public record GeneratorOptions(int parallel, int contextPerSequence, int batchTokens, int threads,
+                               boolean ignoreEndOfTurn, Sampler sampler) {
+    /**
+     * HOST: emovec's native sampler over the logits llama.cpp copies back (a pure function of seed and step).
+     * BACKEND: llama.cpp's experimental on-device sampler chains (top-k, top-p, temperature, dist), one per
+     * sequence; only the sampled token crosses to the host. Same semantics, a different random stream.
+     */
+    public enum Sampler { HOST, BACKEND }
+
     public static final int MAX_PARALLEL = 256;
 
     public GeneratorOptions {
@@ -14,9 +23,10 @@ public record GeneratorOptions(int parallel, int contextPerSequence, int batchTo
         if (contextPerSequence < 8) throw new EmovecException("--ctx must be at least 8 tokens per sequence, not " + contextPerSequence);
         if (batchTokens < parallel) batchTokens = parallel;
         if (threads <= 0) threads = Runtime.getRuntime().availableProcessors();
+        if (sampler == null) sampler = Sampler.HOST;
     }
 
     public static GeneratorOptions of(int parallel, int contextPerSequence) {
-        return new GeneratorOptions(parallel, contextPerSequence, Math.max(2048, parallel), 0, false);
+        return new GeneratorOptions(parallel, contextPerSequence, Math.max(2048, parallel), 0, false, Sampler.HOST);
     }
 }

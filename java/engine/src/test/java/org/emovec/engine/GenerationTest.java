@@ -94,6 +94,26 @@ class GenerationTest {
     }
 
     @Test
+    void backendSamplerIsDeterministicAndBatchIndependentToo() {
+        GenerationRequest probe = request("probe", "The weather today is", 7, 16);
+        List<GenerationRequest> crowd = new ArrayList<>();
+        for (int i = 0; i < 6; i++) crowd.add(request("o" + i, "Other " + i, 100 + i, 5 + i * 3));
+        crowd.add(3, probe);
+        try (BatchGenerator alone = new BatchGenerator(model, backend(1));
+             BatchGenerator again = new BatchGenerator(model, backend(1));
+             BatchGenerator shared = new BatchGenerator(model, backend(3))) {
+            int[] a = alone.generateAll(List.of(probe)).get(0).tokens();
+            assertEquals(16, a.length);
+            assertArrayEquals(a, again.generateAll(List.of(probe)).get(0).tokens());
+            assertArrayEquals(a, shared.generateAll(crowd).get(3).tokens(), "probe among others, slots refilled");
+        }
+    }
+
+    private static GeneratorOptions backend(int parallel) {
+        return new GeneratorOptions(parallel, 128, 2048, 0, false, GeneratorOptions.Sampler.BACKEND);
+    }
+
+    @Test
     void greedyPicksTheArgmaxEveryTime() {
         GenerationRequest g1 = new GenerationRequest("g", model.tokenize("A", true, false), Sampling.greedy(), 12);
         GenerationRequest g2 = new GenerationRequest("g", model.tokenize("A", true, false), new Sampling(0f, 1, 1f, 999), 12);

@@ -50,7 +50,7 @@ class ModelCheckTest {
 
     @Test
     void badGeneratorSizesAreRefusedClearly() {
-        assertThrows(EmovecException.class, () -> new GeneratorOptions(257, 64, 512, 1, false));
-        assertThrows(EmovecException.class, () -> new GeneratorOptions(0, 64, 512, 1, false));
+        assertThrows(EmovecException.class, () -> new GeneratorOptions(257, 64, 512, 1, false, null));
+        assertThrows(EmovecException.class, () -> new GeneratorOptions(0, 64, 512, 1, false, null));
     }
 }
