@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Builds llama.cpp (libllama, ggml) and emovec's own hook library from native/, installs them into a cache
-# folder outside the clone keyed by llama.cpp version and build options, and prints that folder.
-# A second run with the same key only re-checks the build (seconds).
+# Builds the native side and prints two lines: the llama.cpp prefix, then libemovec's prefix.
+#  1. llama.cpp (libllama, ggml; optionally llama-batched-bench) into a cache folder outside the clone, keyed by
+#     llama.cpp version and build options, shared by every clone on the machine;
+#  2. libemovec from native/ into this clone's target/native/<key>.
+# A second run with the same key only re-checks both builds (seconds).
 #   EMOVEC_BACKEND=cpu|cuda   (default cpu)
 #   EMOVEC_CUDA_ARCH=90a      (CUDA architectures, used when EMOVEC_BACKEND=cuda)
 #   EMOVEC_LLAMA_TOOLS=1      also build llama.cpp's llama-batched-bench (peer measurements)
+#   EMOVEC_CACHE=DIR          cache folder (default ~/.cache/emovec)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -20,19 +23,36 @@ case "$BACKEND" in
   cuda) key="llama-$LLAMA_CPP_COMMIT-cuda-$CUDA_ARCH"; opts=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCH") ;;
   *) echo "EMOVEC_BACKEND must be cpu or cuda, not '$BACKEND'" >&2; exit 2 ;;
 esac
-build="$CACHE/build/$key"
-prefix="$CACHE/native/$key"
 # Maven names the folder it expects; a mismatch means pom.xml and llama-version.env disagree.
 if [ -n "${EMOVEC_EXPECT_KEY:-}" ] && [ "$EMOVEC_EXPECT_KEY" != "$key" ]; then
   echo "emovec: pom.xml expects native build '$EMOVEC_EXPECT_KEY' but cmake/ builds '$key': update llama.cpp.commit in pom.xml" >&2
   exit 1
 fi
-gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
-[ -f "$build/CMakeCache.txt" ] && gen=()   # generator is fixed at first configure
 
-echo "emovec: native build $key -> $prefix" >&2
-cmake -S "$root/native" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release \
-  -DLLAMA_SOURCE_DIR="$src" -DCMAKE_INSTALL_PREFIX="$prefix" -DEMOVEC_LLAMA_TOOLS="$TOOLS" "${opts[@]}" >&2
+gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
+configure() {  # configure once; the generator is fixed at the first configure
+  local s=$1 b=$2; shift 2
+  if [ -f "$b/CMakeCache.txt" ]; then cmake -S "$s" -B "$b" "$@" >&2; else cmake -S "$s" -B "$b" "${gen[@]}" "$@" >&2; fi
+}
+
+# 1. llama.cpp, in the cache. The wrapper project is copied there so the build never points into a clone.
+wrap="$CACHE/build/$key-project"
+build="$CACHE/build/$key"
+prefix="$CACHE/native/$key"
+mkdir -p "$wrap"
+cmp -s "$here/llama/CMakeLists.txt" "$wrap/CMakeLists.txt" || cp "$here/llama/CMakeLists.txt" "$wrap/CMakeLists.txt"
+echo "emovec: llama.cpp build $key -> $prefix" >&2
+configure "$wrap" "$build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_SOURCE_DIR="$src" -DCMAKE_INSTALL_PREFIX="$prefix" \
+  -DEMOVEC_LLAMA_TOOLS="$TOOLS" "${opts[@]}"
 cmake --build "$build" -j "$(nproc)" >&2
 cmake --install "$build" >/dev/null
+
+# 2. libemovec, in this clone.
+own="$root/target/native/$key"
+echo "emovec: libemovec -> $own" >&2
+configure "$root/native" "$root/target/native-build/$key" -DCMAKE_BUILD_TYPE=Release -DLLAMA_PREFIX="$prefix" \
+  -DCMAKE_INSTALL_PREFIX="$own"
+cmake --build "$root/target/native-build/$key" -j "$(nproc)" >&2
+cmake --install "$root/target/native-build/$key" >/dev/null
 echo "$prefix"
+echo "$own"

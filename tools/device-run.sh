@@ -41,12 +41,14 @@ stamp "machine: $(nvidia-smi --query-gpu=name,memory.total,driver_version --form
 export JAVA_HOME=$W/emovec-jre
 
 stamp "native $BACKEND build (CUDA architecture 90a)"
-prefix=$(EMOVEC_CACHE=$W/cache EMOVEC_LLAMA_SRC=$W/llama.cpp-3.22.1 EMOVEC_BACKEND=$BACKEND EMOVEC_CUDA_ARCH=90a \
-  EMOVEC_LLAMA_TOOLS=1 bash "$root/cmake/build-native.sh" 2> "$W/build.log" | tail -n 1) || { tail -n 30 "$W/build.log"; false; }
-stamp "native build in $prefix"
+dirs=$(EMOVEC_CACHE=$W/cache EMOVEC_LLAMA_SRC=$W/llama.cpp-3.22.1 EMOVEC_BACKEND=$BACKEND EMOVEC_CUDA_ARCH=90a \
+  EMOVEC_LLAMA_TOOLS=1 bash "$root/cmake/build-native.sh" 2> "$W/build.log") || { tail -n 30 "$W/build.log"; false; }
+prefix=$(echo "$dirs" | sed -n 1p)   # llama.cpp
+own=$(echo "$dirs" | sed -n 2p)      # libemovec
+stamp "native build in $prefix and $own"
 
 emovec() {
-  "$JAVA_HOME/bin/java" ${EMOVEC_JAVA_OPTS:-} -Djava.library.path="$prefix/lib" -Dorg.bytedeco.javacpp.pathsFirst=true \
+  "$JAVA_HOME/bin/java" ${EMOVEC_JAVA_OPTS:-} -Djava.library.path="$prefix/lib:$own/lib" -Dorg.bytedeco.javacpp.pathsFirst=true \
     -jar "$root/.device/emovec.jar" "$@"
 }
 
