@@ -19,8 +19,9 @@ TOOLS=${EMOVEC_LLAMA_TOOLS:-0}
 
 src=$("$here/llama-source.sh")
 case "$BACKEND" in
-  cpu)  key="llama-$LLAMA_CPP_COMMIT-cpu";  opts=(-DGGML_CUDA=OFF) ;;
-  cuda) key="llama-$LLAMA_CPP_COMMIT-cuda-$CUDA_ARCH"; opts=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCH") ;;
+  cpu)  key="llama-$LLAMA_CPP_COMMIT-cpu";  opts=(-DGGML_CUDA=OFF); own_opts=(-DEMOVEC_CUDA=OFF) ;;
+  cuda) key="llama-$LLAMA_CPP_COMMIT-cuda-$CUDA_ARCH"; opts=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCH")
+        own_opts=(-DEMOVEC_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCH") ;;
   *) echo "EMOVEC_BACKEND must be cpu or cuda, not '$BACKEND'" >&2; exit 2 ;;
 esac
 # Maven names the folder it expects; a mismatch means pom.xml and llama-version.env disagree.
@@ -51,7 +52,7 @@ cmake --install "$build" >/dev/null
 own="$root/target/native/$key"
 echo "emovec: libemovec -> $own" >&2
 configure "$root/native" "$root/target/native-build/$key" -DCMAKE_BUILD_TYPE=Release -DLLAMA_PREFIX="$prefix" \
-  -DCMAKE_INSTALL_PREFIX="$own"
+  -DCMAKE_INSTALL_PREFIX="$own" "${own_opts[@]}"
 cmake --build "$root/target/native-build/$key" -j "$(nproc)" >&2
 cmake --install "$root/target/native-build/$key" >/dev/null
 echo "$prefix"

@@ -10,6 +10,7 @@ import java.util.List;
 import org.bytedeco.javacpp.Pointer;
 import org.emovec.llama.llama_batch;
 import org.emovec.llama.llama_context;
+import org.emovec.llama.emovec_hooks;
 import org.emovec.llama.llama_context_params;
 import org.emovec.llama.llama_sampler;
 import org.emovec.llama.llama_sampler_seq_config;
@@ -38,6 +39,12 @@ public final class BatchGenerator implements AutoCloseable {
     private final boolean backendSampling;
     private final llama_sampler[] chains; // BACKEND: the chain each sequence slot samples with
     private llama_sampler_seq_config chainConfigs;
+    private emovec_hooks hooks; // HOST: reduces logits to candidates where they are computed
+    /**
+     * Candidates the eval hook keeps per row (system property emovec.hookTopK, default 64; 0 turns the hook
+     * off); requests with a larger top-k, or none, read the full row.
+     */
+    static int hookTopK() { return Integer.getInteger("emovec.hookTopK", 64); }
 
     /**
      * Where the time went. Decode-only steps (no prompt tokens in the batch) are what llama-batched-bench's
@@ -47,6 +54,8 @@ public final class BatchGenerator implements AutoCloseable {
         public long prefillTokens, generatedTokens, steps;
         public long decodeOnlySteps, decodeOnlyTokens, decodeOnlyNanos;
         public long decodeNanos, sampleNanos, totalNanos;
+        /** Rows sampled from the eval hook's candidates rather than the full logits row. */
+        public long rowsFromCandidates;
 
         public double decodeOnlyTokensPerSecond() { return decodeOnlyTokens / (decodeOnlyNanos / 1e9); }
         public double generatedTokensPerSecond() { return generatedTokens / (totalNanos / 1e9); }
@@ -75,6 +84,9 @@ public final class BatchGenerator implements AutoCloseable {
                 chainConfigs.getPointer(i).seq_id(i).sampler(chains[i]);
             }
             p.samplers(chainConfigs).n_samplers(options.parallel());
+        } else if (hookTopK() > 0) {
+            hooks = emovec_hooks_new(hookTopK());
+            p.cb_eval(emovec_hooks_callback()).cb_eval_user_data(hooks);
         }
         Native.takeLastError();
         ctx = llama_init_from_model(model.handle(), p);
@@ -156,6 +168,7 @@ public final class BatchGenerator implements AutoCloseable {
             }
             long stepStart = System.nanoTime();
             emovec_batch_fill(batch, count, tokens, pos, seqs, wantLogits);
+            if (hooks != null) emovec_hooks_reset(hooks);
             int rc = llama_decode(ctx, batch);
             if (rc == 0) llama_synchronize(ctx); // no cost (sampling waits anyway) and it splits the timings honestly
             long decoded = System.nanoTime();
@@ -187,8 +200,10 @@ public final class BatchGenerator implements AutoCloseable {
                     if (out[r] < 0) throw new EmovecException("llama.cpp's backend sampler returned no token (this model or backend may not support it: use --sampler host)");
                     llama_sampler_accept(chains[sampled[r]], out[r]);
                 }
-            } else if (emovec_sample(ctx, nRows, rows, temps, topKs, topPs, seeds, steps, out, options.threads()) != 0) {
-                throw new EmovecException("llama.cpp returned no logits for a sampled row (internal error)");
+            } else {
+                int fromCandidates = emovec_sample(ctx, hooks, nRows, rows, temps, topKs, topPs, seeds, steps, out, options.threads());
+                if (fromCandidates < 0) throw new EmovecException("llama.cpp returned no logits for a sampled row (internal error)");
+                stats.rowsFromCandidates += fromCandidates;
             }
             long sampledAt = System.nanoTime();
             int active = 0;
@@ -283,6 +298,7 @@ public final class BatchGenerator implements AutoCloseable {
             ctx = null;
             for (llama_sampler c : chains) if (c != null) llama_sampler_free(c);
             if (chainConfigs != null) chainConfigs.close();
+            if (hooks != null) emovec_hooks_free(hooks);
         }
     }
 }

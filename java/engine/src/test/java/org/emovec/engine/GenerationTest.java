@@ -94,6 +94,28 @@ class GenerationTest {
     }
 
     @Test
+    void samplingFromTheEvalHooksCandidatesGivesTheSameTokensAsFullRows() {
+        List<GenerationRequest> reqs = new ArrayList<>();
+        for (int i = 0; i < 6; i++) reqs.add(request("h" + i, "Hook test " + i, 50 + i, 20));
+        reqs.add(new GenerationRequest("greedy", model.tokenize("Greedy", true, false), Sampling.greedy(), 20));
+        List<GenerationResult> full, hooked;
+        long fromCandidates;
+        System.setProperty("emovec.hookTopK", "0");
+        try (BatchGenerator g = new BatchGenerator(model, GeneratorOptions.of(4, 128))) {
+            full = g.generateAll(reqs);
+            assertEquals(0, g.stats().rowsFromCandidates);
+        } finally {
+            System.clearProperty("emovec.hookTopK");
+        }
+        try (BatchGenerator g = new BatchGenerator(model, GeneratorOptions.of(4, 128))) {
+            hooked = g.generateAll(reqs);
+            fromCandidates = g.stats().rowsFromCandidates;
+        }
+        assertTrue(fromCandidates > 7 * 20 / 2, "most rows come from the hook's candidates: " + fromCandidates);
+        for (int i = 0; i < reqs.size(); i++) assertArrayEquals(full.get(i).tokens(), hooked.get(i).tokens(), reqs.get(i).id());
+    }
+
+    @Test
     void backendSamplerIsDeterministicAndBatchIndependentToo() {
         GenerationRequest probe = request("probe", "The weather today is", 7, 16);
         List<GenerationRequest> crowd = new ArrayList<>();
