@@ -74,11 +74,14 @@ for i in range(int(sys.argv[1])):
     text = " ".join(words[(i + j) % len(words)] for j in range(62))
     print(json.dumps({"id": f"p{i}", "text": text}))
 PY
-for sampler in ${SAMPLERS:-host backend}; do
+for sampler in ${SAMPLERS:-host host-full backend}; do
+  # host-full: the host sampler reading whole logits rows (the eval hook's device-side top-k turned off)
+  extra=(); [ "$sampler" = host-full ] && extra=(-Demovec.hookTopK=0)
   stamp "emovec generate --sampler $sampler"
-  emovec generate --model "$model" --prompts "$W/prompts.jsonl" -o "$W/generate-$sampler.jsonl" --parallel "$NPL" \
-    --ctx $((NPP + NTG + 16)) --max-tokens "$NTG" --ignore-eog --temperature 0.8 --top-k 40 --top-p 0.95 \
-    --sampler "$sampler" --quiet --stats "$W/results/emovec-stats-$sampler.json"
+  EMOVEC_JAVA_OPTS="${extra[*]:-}" emovec generate --model "$model" --prompts "$W/prompts.jsonl" \
+    -o "$W/generate-$sampler.jsonl" --parallel "$NPL" --ctx $((NPP + NTG + 16)) --max-tokens "$NTG" --ignore-eog \
+    --temperature 0.8 --top-k 40 --top-p 0.95 --sampler "${sampler%-full}" --quiet --stats "$W/results/emovec-stats-$sampler.json" \
+    || stamp "emovec generate --sampler $sampler FAILED"
   rm -f "$W/generate-$sampler.jsonl"   # 65k tokens of random text: not worth carrying back
 done
 
@@ -90,12 +93,13 @@ s_tg = bb["speed_tg"]
 summary = {"batched_bench": bb}
 print(f"llama-batched-bench S_TG: {s_tg:.0f} tok/s (npl {bb['pl']}, npp {bb['pp']}, ntg {bb['tg']}, no sampling)")
 for f in sorted(glob.glob(f"{d}/emovec-stats-*.json")):
-    sampler = f.rsplit("-", 1)[1][:-5]
+    sampler = f.split("emovec-stats-", 1)[1][:-5]
     st = json.load(open(f))
     ours, overall = st["decode_only_tokens_per_second"], st["overall_tokens_per_second"]
     print(f"emovec --sampler {sampler}: decode-only steps {ours:.0f} tok/s = {ours / s_tg:.1%} of S_TG; "
           f"overall incl. prefill {overall:.0f} tok/s = {overall / s_tg:.1%}; "
-          f"GPU+copy {st['decodeNanos'] / 1e9:.2f} s, sampling {st['sampleNanos'] / 1e9:.2f} s of {st['totalNanos'] / 1e9:.2f} s")
+          f"GPU+copy {st['decodeNanos'] / 1e9:.2f} s, sampling {st['sampleNanos'] / 1e9:.2f} s of {st['totalNanos'] / 1e9:.2f} s, "
+          f"{st['rowsFromCandidates']} of {st['generatedTokens']} rows from device top-k")
     summary[sampler] = {"decode_only": ours, "overall": overall, "ratio_decode_only": ours / s_tg, "ratio_overall": overall / s_tg}
 json.dump(summary, open(f"{d}/summary.json", "w"), indent=2)
 PY

@@ -4,6 +4,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdio>
+
 namespace {
 
 __device__ __forceinline__ uint32_t key_of(float f) {
@@ -64,35 +66,53 @@ struct Scratch {
 
 }  // namespace
 
+// On failure: say once which call failed, and clear CUDA's sticky last error so that llama.cpp's next
+// cudaGetLastError() does not blame its own kernel; the caller then samples from the full logits.
+#define EMOVEC_CUDA_TRY(call)                                                                              \
+    do {                                                                                                   \
+        cudaError_t e_ = (call);                                                                           \
+        if (e_ == cudaSuccess) e_ = cudaGetLastError();                                                    \
+        if (e_ != cudaSuccess) {                                                                           \
+            static bool said = false;                                                                      \
+            if (!said) fprintf(stderr, "emovec: CUDA top-k disabled for this step: %s: %s\n", #call, cudaGetErrorString(e_)); \
+            said = true;                                                                                   \
+            cudaGetLastError();                                                                            \
+            return (int) e_;                                                                               \
+        }                                                                                                  \
+    } while (0)
+
 int emovec_cuda_topk(void ** scratch, const float * d_logits, int64_t n_vocab, int64_t n_rows, int32_t k, int32_t cap,
                      int32_t * counts, int32_t * ids, float * vals) {
+    if (n_rows <= 0) return 0;
     auto * s = static_cast<Scratch *>(*scratch);
     if (s == nullptr) {
         s = new Scratch();
-        if (cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking) != cudaSuccess) { delete s; return 1; }
         *scratch = s;
+        EMOVEC_CUDA_TRY(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
     }
     const size_t need = (size_t) n_rows * (sizeof(int32_t) + (size_t) cap * (sizeof(int32_t) + sizeof(float)));
     if (s->size < need) {
         if (s->buf != nullptr) cudaFree(s->buf);
         s->buf = nullptr;
         s->size = 0;
-        cudaError_t e = cudaMalloc(&s->buf, need);
-        if (e != cudaSuccess) return (int) e;
+        EMOVEC_CUDA_TRY(cudaMalloc(&s->buf, need));
         s->size = need;
     }
     auto * d_counts = static_cast<int32_t *>(s->buf);
     auto * d_ids = d_counts + n_rows;
     auto * d_vals = reinterpret_cast<float *>(d_ids + n_rows * cap);
     topk_kernel<<<(unsigned) n_rows, 512, 0, s->stream>>>(d_logits, n_vocab, k, cap, d_counts, d_ids, d_vals);
-    cudaMemcpyAsync(counts, d_counts, n_rows * sizeof(int32_t), cudaMemcpyDeviceToHost, s->stream);
-    cudaMemcpyAsync(ids, d_ids, n_rows * cap * sizeof(int32_t), cudaMemcpyDeviceToHost, s->stream);
-    cudaMemcpyAsync(vals, d_vals, n_rows * cap * sizeof(float), cudaMemcpyDeviceToHost, s->stream);
-    return (int) cudaStreamSynchronize(s->stream);
+    EMOVEC_CUDA_TRY(cudaPeekAtLastError());
+    EMOVEC_CUDA_TRY(cudaMemcpyAsync(counts, d_counts, n_rows * sizeof(int32_t), cudaMemcpyDeviceToHost, s->stream));
+    EMOVEC_CUDA_TRY(cudaMemcpyAsync(ids, d_ids, n_rows * cap * sizeof(int32_t), cudaMemcpyDeviceToHost, s->stream));
+    EMOVEC_CUDA_TRY(cudaMemcpyAsync(vals, d_vals, n_rows * cap * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
+    EMOVEC_CUDA_TRY(cudaStreamSynchronize(s->stream));
+    return 0;
 }
 
 void emovec_cuda_free(void * scratch) {
     auto * s = static_cast<Scratch *>(scratch);
+    if (s == nullptr) return;
     if (s->buf != nullptr) cudaFree(s->buf);
     if (s->stream != nullptr) cudaStreamDestroy(s->stream);
     delete s;
