@@ -77,10 +77,12 @@ PY
 for sampler in ${SAMPLERS:-host host-full backend}; do
   # host-full: the host sampler reading whole logits rows (the eval hook's device-side top-k turned off)
   extra=(); [ "$sampler" = host-full ] && extra=(-Demovec.hookTopK=0)
+  # host-nokernel: the eval hook attached but its CUDA kernel skipped (isolates the hook's own cost)
+  export EMOVEC_HOOK_CUDA=1; [ "$sampler" = host-nokernel ] && export EMOVEC_HOOK_CUDA=0
   stamp "emovec generate --sampler $sampler"
   EMOVEC_JAVA_OPTS="${extra[*]:-}" emovec generate --model "$model" --prompts "$W/prompts.jsonl" \
     -o "$W/generate-$sampler.jsonl" --parallel "$NPL" --ctx $((NPP + NTG + 16)) --max-tokens "$NTG" --ignore-eog \
-    --temperature 0.8 --top-k 40 --top-p 0.95 --sampler "${sampler%-full}" --quiet --stats "$W/results/emovec-stats-$sampler.json" \
+    --temperature 0.8 --top-k 40 --top-p 0.95 --sampler "${sampler%%-*}" --quiet --stats "$W/results/emovec-stats-$sampler.json" \
     || stamp "emovec generate --sampler $sampler FAILED"
   rm -f "$W/generate-$sampler.jsonl"   # 65k tokens of random text: not worth carrying back
 done

@@ -6,6 +6,7 @@
 #include "ggml-backend.h"
 #include "pool.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -34,6 +35,8 @@ bool on_eval(struct ggml_tensor * t, bool ask, void * user) {
         return true;
     }
 #ifdef EMOVEC_CUDA
+    static const bool cuda_off = std::getenv("EMOVEC_HOOK_CUDA") != nullptr && std::strcmp(std::getenv("EMOVEC_HOOK_CUDA"), "0") == 0;
+    if (cuda_off) return true; // diagnostics: the hook runs, the kernel does not
     const int32_t cap = h->k + 256; // room for ties at the k-th value
     std::vector<int32_t> counts(n_rows), ids((size_t) n_rows * cap);
     std::vector<float> vals((size_t) n_rows * cap);
