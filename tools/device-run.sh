@@ -84,6 +84,9 @@ for sampler in ${SAMPLERS:-host host-full backend}; do
     -o "$W/generate-$sampler.jsonl" --parallel "$NPL" --ctx $((NPP + NTG + 16)) --max-tokens "$NTG" --ignore-eog \
     --temperature 0.8 --top-k 40 --top-p 0.95 --sampler "${sampler%%-*}" --quiet --stats "$W/results/emovec-stats-$sampler.json" \
     || stamp "emovec generate --sampler $sampler FAILED"
+  # A digest of every sequence's tokens: host and host-full must agree exactly (same seeds, same semantics).
+  python3 -c "import json,sys,hashlib; r=sorted((j['id'],j['tokens']) for j in map(json.loads,open(sys.argv[1]))); print(hashlib.sha256(json.dumps(r).encode()).hexdigest())" \
+    "$W/generate-$sampler.jsonl" > "$W/results/tokens-$sampler.sha256" 2>/dev/null || true
   rm -f "$W/generate-$sampler.jsonl"   # 65k tokens of random text: not worth carrying back
 done
 
@@ -103,6 +106,11 @@ for f in sorted(glob.glob(f"{d}/emovec-stats-*.json")):
           f"GPU+copy {st['decodeNanos'] / 1e9:.2f} s, sampling {st['sampleNanos'] / 1e9:.2f} s of {st['totalNanos'] / 1e9:.2f} s, "
           f"{st['rowsFromCandidates']} of {st['generatedTokens']} rows from device top-k")
     summary[sampler] = {"decode_only": ours, "overall": overall, "ratio_decode_only": ours / s_tg, "ratio_overall": overall / s_tg}
+digests = {f.split("tokens-", 1)[1][:-7]: open(f).read().strip() for f in glob.glob(f"{d}/tokens-*.sha256")}
+if "host" in digests and "host-full" in digests:
+    same = digests["host"] == digests["host-full"]
+    print(f"tokens with device top-k vs full host rows: {'identical' if same else 'DIFFERENT'}")
+    summary["device_topk_tokens_identical"] = same
 json.dump(summary, open(f"{d}/summary.json", "w"), indent=2)
 PY
 stamp "DONE"

@@ -1,5 +1,9 @@
-// Exact per-row top-k of logits on the GPU: one block per row finds the k-th largest value by a 4-pass
-// radix select over order-preserving 32-bit keys, then gathers every value at or above it.
+// Per-row top-k candidates of logits on the GPU, exact and cheap for small k (k <= threads per block):
+//  1. each thread takes the maximum of its strided share of the row;
+//  2. the k-th largest of those maxima, t, is a lower bound of the row's k-th largest value (the k largest
+//     maxima are k distinct elements >= t);
+//  3. every element >= t is gathered -- a superset of the top k, usually barely larger than k.
+// The host sorts the few candidates by (logit desc, id asc) and keeps k. Two reads of the row, no histograms.
 #include "hooks.h"
 
 #include <cuda_runtime.h>
@@ -8,54 +12,44 @@
 
 namespace {
 
-__device__ __forceinline__ uint32_t key_of(float f) {
-    uint32_t u = __float_as_uint(f);
-    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
+constexpr int kThreads = 512;
 
 __global__ void topk_kernel(const float * logits, int64_t n_vocab, int32_t k, int32_t cap,
                             int32_t * counts, int32_t * ids, float * vals) {
     const int64_t row = blockIdx.x;
     const float * x = logits + row * n_vocab;
-    __shared__ uint32_t hist[256];
-    __shared__ uint32_t prefix, mask;
-    __shared__ int32_t need, n_out;
-    if (threadIdx.x == 0) { prefix = 0; mask = 0; need = k; n_out = 0; }
+    __shared__ float local_max[kThreads];
+    __shared__ float threshold;
+    __shared__ int32_t n_out;
+
+    float m = -INFINITY;
+    for (int64_t i = threadIdx.x; i < n_vocab; i += kThreads) m = fmaxf(m, x[i]);
+    local_max[threadIdx.x] = m;
+    if (threadIdx.x == 0) n_out = 0;
     __syncthreads();
-    for (int shift = 24; shift >= 0; shift -= 8) {
-        for (int b = threadIdx.x; b < 256; b += blockDim.x) hist[b] = 0;
-        __syncthreads();
-        const uint32_t p = prefix, m = mask;
-        for (int64_t i = threadIdx.x; i < n_vocab; i += blockDim.x) {
-            const uint32_t u = key_of(x[i]);
-            if ((u & m) == p) atomicAdd(&hist[(u >> shift) & 255u], 1u);
-        }
-        __syncthreads();
-        if (threadIdx.x == 0) {
-            uint32_t above = 0;
-            int b = 255;
-            for (; b > 0; --b) {
-                if (above + hist[b] >= (uint32_t) need) break;
-                above += hist[b];
-            }
-            need -= (int32_t) above;
-            prefix = p | ((uint32_t) b << shift);
-            mask = m | (255u << shift);
-        }
-        __syncthreads();
+
+    // Rank of this thread's maximum among all (ties by thread index); rank k-1 is the k-th largest.
+    int32_t rank = 0;
+    for (int j = 0; j < kThreads; ++j) {
+        const float o = local_max[j];
+        rank += (o > m) || (o == m && j < (int) threadIdx.x);
     }
-    const uint32_t t = prefix; // key of the k-th largest value
-    for (int64_t i = threadIdx.x; i < n_vocab; i += blockDim.x) {
-        if (key_of(x[i]) >= t) {
+    if (rank == k - 1) threshold = m;
+    __syncthreads();
+
+    const float t = threshold;
+    for (int64_t i = threadIdx.x; i < n_vocab; i += kThreads) {
+        const float v = x[i];
+        if (v >= t) {
             const int32_t slot = atomicAdd(&n_out, 1);
             if (slot < cap) {
                 ids[row * cap + slot] = (int32_t) i;
-                vals[row * cap + slot] = x[i];
+                vals[row * cap + slot] = v;
             }
         }
     }
     __syncthreads();
-    if (threadIdx.x == 0) counts[row] = n_out;
+    if (threadIdx.x == 0) counts[row] = n_out; // > cap: too many candidates to hold; the host reads the row
 }
 
 struct Scratch {
@@ -101,7 +95,8 @@ int emovec_cuda_topk(void ** scratch, const float * d_logits, int64_t n_vocab, i
     auto * d_counts = static_cast<int32_t *>(s->buf);
     auto * d_ids = d_counts + n_rows;
     auto * d_vals = reinterpret_cast<float *>(d_ids + n_rows * cap);
-    topk_kernel<<<(unsigned) n_rows, 512, 0, s->stream>>>(d_logits, n_vocab, k, cap, d_counts, d_ids, d_vals);
+    if (k < 1 || k > kThreads || n_vocab < kThreads) return 1; // outside what the kernel handles: full rows
+    topk_kernel<<<(unsigned) n_rows, kThreads, 0, s->stream>>>(d_logits, n_vocab, k, cap, d_counts, d_ids, d_vals);
     EMOVEC_CUDA_TRY(cudaPeekAtLastError());
     EMOVEC_CUDA_TRY(cudaMemcpyAsync(counts, d_counts, n_rows * sizeof(int32_t), cudaMemcpyDeviceToHost, s->stream));
     EMOVEC_CUDA_TRY(cudaMemcpyAsync(ids, d_ids, n_rows * cap * sizeof(int32_t), cudaMemcpyDeviceToHost, s->stream));
