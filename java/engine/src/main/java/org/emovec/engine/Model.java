@@ -103,26 +103,26 @@ public final class Model implements AutoCloseable {
     public String applyChatTemplate(List<ChatMessage> messages, boolean addAssistant) {
         String template = chatTemplate();
         if (template == null) throw new EmovecException(path + ": the model has no chat template (tokenizer.chat_template); use plain prompts");
+        BytePointer[] texts = new BytePointer[messages.size() * 2 + 1];
         try (llama_chat_message msgs = new llama_chat_message(messages.size())) {
-            BytePointer[] keep = new BytePointer[messages.size() * 2];
-            int total = 0;
+            int total = 256;
             for (int i = 0; i < messages.size(); i++) {
-                keep[2 * i] = new BytePointer(messages.get(i).role(), StandardCharsets.UTF_8);
-                keep[2 * i + 1] = new BytePointer(messages.get(i).content(), StandardCharsets.UTF_8);
-                msgs.getPointer(i).role(keep[2 * i]).content(keep[2 * i + 1]);
+                texts[2 * i] = new BytePointer(messages.get(i).role(), StandardCharsets.UTF_8);
+                texts[2 * i + 1] = new BytePointer(messages.get(i).content(), StandardCharsets.UTF_8);
+                msgs.getPointer(i).role(texts[2 * i]).content(texts[2 * i + 1]);
                 total += messages.get(i).content().length() * 4 + 64;
             }
-            byte[] buf = new byte[total + 256];
-            BytePointer tmpl = new BytePointer(template, StandardCharsets.UTF_8);
+            BytePointer tmpl = texts[texts.length - 1] = new BytePointer(template, StandardCharsets.UTF_8);
+            byte[] buf = new byte[total];
             int n = llama_chat_apply_template(tmpl, msgs, messages.size(), addAssistant, buf, buf.length);
             if (n > buf.length) {
                 buf = new byte[n];
                 n = llama_chat_apply_template(tmpl, msgs, messages.size(), addAssistant, buf, buf.length);
             }
             if (n < 0) throw new EmovecException(path + ": llama.cpp does not recognise this model's chat template");
-            for (BytePointer p : keep) p.close();
-            tmpl.close();
             return new String(buf, 0, n, StandardCharsets.UTF_8);
+        } finally {
+            for (BytePointer p : texts) if (p != null) p.close();
         }
     }
 
