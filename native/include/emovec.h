@@ -26,17 +26,50 @@ void emovec_batch_fill(struct llama_batch * batch, int32_t n, const int32_t * to
                        const int32_t * seqs, const int8_t * want_logits);
 
 // Hooks on llama.cpp's graph evaluation: give emovec_hooks_callback() and the hooks object to
-// llama_context_params.cb_eval and cb_eval_user_data. For now the hooks reduce each ubatch's logits, where they
-// live (a CUDA kernel on the GPU), to every row's top_k best candidates, which emovec_sample then reads
-// instead of the whole vocabulary.
+// llama_context_params.cb_eval and cb_eval_user_data. The hooks can
+//  - reduce each ubatch's logits, where they live (a CUDA kernel on the GPU), to every row's top_k best
+//    candidates, which emovec_sample then reads instead of the whole vocabulary (top_k 0: off);
+//  - capture and steer the residual stream (below).
 struct emovec_hooks;
 struct emovec_hooks * emovec_hooks_new(int32_t top_k);
 void emovec_hooks_free(struct emovec_hooks * hooks);
 ggml_backend_sched_eval_callback emovec_hooks_callback(void);
-// Forget what the previous llama_decode collected; call before each llama_decode.
-void emovec_hooks_reset(struct emovec_hooks * hooks);
-// Logits rows reduced since the last reset.
+// Before each llama_decode: the batch's positions, sequences and output flags (as given to emovec_batch_fill),
+// the context's n_ubatch, and split_equal = the context keeps a KV stream per sequence (kv_unified false and
+// n_seq_max > 1), which decides how llama.cpp splits the batch into ubatches. Forgets the previous decode's
+// candidates and error.
+void emovec_hooks_begin(struct emovec_hooks * hooks, int32_t n, const int32_t * pos, const int32_t * seqs,
+                        const int8_t * want_logits, int32_t n_ubatch, bool split_equal);
+// After llama_decode: "" or what went wrong in the hooks (then no capture or steering of that decode can be trusted).
+const char * emovec_hooks_error(const struct emovec_hooks * hooks);
+// Logits rows reduced since emovec_hooks_begin.
 int32_t emovec_hooks_rows(const struct emovec_hooks * hooks);
+
+// ---- The residual stream: capture and steering ----
+// Layer L is the residual stream after block L: llama.cpp's tensor "l_out-L", HF transformers' hidden_states[L+1].
+// Positions are the positions llama_batch gives a sequence's tokens (0 for the first prompt token).
+// Sets the model shape, how many sequence ids (0 .. n_slots-1) may capture, and the layers captured; clears
+// every capture and steer. Returns -1 when a layer is out of range.
+int32_t emovec_residual_init(struct emovec_hooks * hooks, int32_t n_embd, int32_t n_layer, int32_t n_slots,
+                             int32_t n_captures, const int32_t * capture_layers);
+// The steering vectors (n_vectors x n_embd floats), referred to by index in emovec_steer_add.
+int32_t emovec_residual_vectors(struct emovec_hooks * hooks, int32_t n_vectors, const float * data);
+// Sequence seq captures, at every captured layer, the rows at positions [from, to): their sum, the sum of
+// their norms, their count, and with keep_rows each row. Replaces seq's previous capture and zeroes its sums;
+// the sums grow over every decode until emovec_capture_clear.
+int32_t emovec_capture_set(struct emovec_hooks * hooks, int32_t seq, int32_t from, int32_t to, int32_t keep_rows);
+void emovec_capture_clear(struct emovec_hooks * hooks, int32_t seq);
+// seq's captured means (n_captures x n_embd), mean row norms (n_captures) and row counts (n_captures),
+// in the order of the sorted capture layers.
+int32_t emovec_capture_read(struct emovec_hooks * hooks, int32_t seq, float * means, float * mean_norms, int64_t * counts);
+// seq's kept rows ((to - from) x n_captures x n_embd) and whether each was seen ((to - from) x n_captures).
+int32_t emovec_capture_rows(const struct emovec_hooks * hooks, int32_t seq, float * rows, uint8_t * have);
+// Sequence seq adds coef * vectors[vector] to the residual after block `layer` at positions [from, to), before
+// any capture at that layer reads it; every other row is left untouched. One steer per sequence and layer
+// (a second replaces the first).
+int32_t emovec_steer_add(struct emovec_hooks * hooks, int32_t seq, int32_t layer, int32_t vector, float coef,
+                         int32_t from, int32_t to);
+void emovec_steer_clear(struct emovec_hooks * hooks, int32_t seq);
 
 // Samples one token for each of n output rows of the last llama_decode, on the host, with n_threads threads.
 // Row i samples from llama_get_logits_ith(ctx, rows[i]) with temperature temps[i] (<= 0: greedy), top_ks[i]

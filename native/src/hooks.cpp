@@ -1,21 +1,32 @@
-// The eval hook: after llama.cpp computes a ubatch's logits (tensor "result_output"), reduce every row to its
-// k best candidates where the tensor lives -- a CUDA kernel on the GPU, the host top-k on the CPU -- so that
-// sampling reads k values a row instead of the whole vocabulary (128k floats a row, 131 MB a step at 256 rows).
+// The eval hook (llama_context_params.cb_eval). llama.cpp asks it, node by node, whether it wants a tensor;
+// for those it does, llama.cpp stops, synchronises, and calls it with the computed tensor, which the hook may
+// read or change in place before the rest of the graph runs. emovec wants:
+//  - "l_out-L" (the residual stream after block L) at captured or steered layers: see residual.cpp;
+//  - "result_output" (the logits), to reduce each row to its k best candidates where the tensor lives -- a
+//    CUDA kernel on the GPU, the host top-k on the CPU -- so that sampling reads k values a row instead of the
+//    whole vocabulary (128k floats a row, 131 MB a step at 256 rows).
+// The hook knows which sequence and position each tensor row holds from the batch described to it by
+// emovec_hooks_begin and llama.cpp's split of that batch (ubatch_plan.cpp), checked against what llama.cpp
+// actually computes.
 #include "hooks.h"
 
 #include "ggml-backend.h"
 #include "pool.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <unordered_set>
 
 namespace {
 
-bool on_eval(struct ggml_tensor * t, bool ask, void * user) {
-    auto * h = static_cast<emovec_hooks *>(user);
-    if (ask) return h->k > 0 && std::strcmp(t->name, "result_output") == 0;
-    if (t->type != GGML_TYPE_F32 || !ggml_is_contiguous(t)) return true;
+void fail(emovec_hooks * h, const std::string & why) {
+    if (h->error.empty()) h->error = why;
+}
+
+void reduce_logits(emovec_hooks * h, ggml_tensor * t) {
+    if (t->type != GGML_TYPE_F32 || !ggml_is_contiguous(t)) return;
     const int64_t n_vocab = t->ne[0], n_rows = ggml_nrows(t);
     const int32_t k = (int32_t) std::min<int64_t>(h->k, n_vocab);
     const int32_t first = h->rows;
@@ -32,17 +43,17 @@ bool on_eval(struct ggml_tensor * t, bool ask, void * user) {
             std::copy(c.begin(), c.end(), h->cand.begin() + (size_t) (first + r) * h->k);
             h->counts[first + r] = k;
         });
-        return true;
+        return;
     }
 #ifdef EMOVEC_CUDA
     static const bool cuda_off = std::getenv("EMOVEC_HOOK_CUDA") != nullptr && std::strcmp(std::getenv("EMOVEC_HOOK_CUDA"), "0") == 0;
-    if (cuda_off) return true; // diagnostics: the hook runs, the kernel does not
+    if (cuda_off) return; // diagnostics: the hook runs, the kernel does not
     const int32_t cap = h->k + 256; // room for ties at the k-th value
     std::vector<int32_t> counts(n_rows), ids((size_t) n_rows * cap);
     std::vector<float> vals((size_t) n_rows * cap);
     if (emovec_cuda_topk(&h->gpu, static_cast<const float *>(t->data), n_vocab, n_rows, k, cap,
                          counts.data(), ids.data(), vals.data()) != 0) {
-        return true; // rows stay at -1: the sampler reads the full logits for them
+        return; // rows stay at -1: the sampler reads the full logits for them
     }
     std::vector<emovec::Candidate> c;
     for (int64_t r = 0; r < n_rows; ++r) {
@@ -54,6 +65,95 @@ bool on_eval(struct ggml_tensor * t, bool ask, void * user) {
         h->counts[first + r] = k;
     }
 #endif
+}
+
+// The positions llama.cpp fed to RoPE in this ubatch: the second source of a ROPE node upstream of t.
+bool read_positions(ggml_tensor * t, std::vector<int32_t> & pos) {
+    std::vector<ggml_tensor *> todo{t};
+    std::unordered_set<ggml_tensor *> seen;
+    for (size_t i = 0; i < todo.size() && i < 512; ++i) {
+        ggml_tensor * n = todo[i];
+        if (n->op == GGML_OP_ROPE && n->src[1] != nullptr && n->src[1]->type == GGML_TYPE_I32) {
+            ggml_tensor * p = n->src[1];
+            pos.resize(p->ne[0]);
+            if (p->buffer != nullptr && ggml_backend_buffer_is_host(p->buffer)) {
+                std::memcpy(pos.data(), p->data, pos.size() * sizeof(int32_t));
+                return true;
+            }
+#ifdef EMOVEC_CUDA
+            return emovec_cuda_to_host(pos.data(), p->data, pos.size() * sizeof(int32_t)).empty();
+#else
+            return false;
+#endif
+        }
+        for (ggml_tensor * s : n->src) {
+            if (s != nullptr && seen.insert(s).second) todo.push_back(s);
+        }
+    }
+    return false;
+}
+
+void on_residual(emovec_hooks * h, ggml_tensor * t, int32_t layer) {
+    if (layer <= h->last_layer) { // a new ubatch starts with its first hooked layer
+        ++h->ubatch;
+        h->positions_checked = false;
+    }
+    h->last_layer = layer;
+    if (!h->error.empty()) return;
+    if (h->ubatch >= (int32_t) h->ubatches.size()) {
+        fail(h, "llama.cpp evaluated more ubatches than the batch described to emovec_hooks_begin splits into");
+        return;
+    }
+    const std::vector<int32_t> & ub = h->ubatches[h->ubatch];
+    std::vector<int32_t> rows;
+    if (t->ne[1] == (int64_t) ub.size()) {
+        rows = ub;
+    } else if (layer == h->n_layer - 1) { // llama.cpp keeps only the output rows after the last block
+        for (int32_t i : ub) if (h->batch[i].output) rows.push_back(i);
+    }
+    if ((int64_t) rows.size() != t->ne[1]) {
+        fail(h, "ubatch " + std::to_string(h->ubatch) + " of layer " + std::to_string(layer) + " has " + std::to_string(t->ne[1]) +
+                    " rows, emovec expected " + std::to_string(ub.size()) + ": llama.cpp split the batch differently");
+        return;
+    }
+    if (!h->positions_checked) {
+        std::vector<int32_t> pos;
+        if (!read_positions(t, pos) || pos.size() != ub.size()) {
+            fail(h, "cannot read the token positions of ubatch " + std::to_string(h->ubatch) + " from llama.cpp's graph");
+            return;
+        }
+        for (size_t i = 0; i < ub.size(); ++i) {
+            if (pos[i] != h->batch[ub[i]].pos) {
+                fail(h, "ubatch " + std::to_string(h->ubatch) + " row " + std::to_string(i) + " is at position " + std::to_string(pos[i]) +
+                            ", emovec expected " + std::to_string(h->batch[ub[i]].pos) + ": llama.cpp split the batch differently");
+                return;
+            }
+        }
+        h->positions_checked = true;
+    }
+    emovec::residual_eval(h, t, layer, rows);
+}
+
+int32_t residual_layer(const emovec_hooks * h, const char * name) {
+    if (std::strncmp(name, "l_out-", 6) != 0) return -1;
+    const int32_t layer = std::atoi(name + 6);
+    if (layer < 0 || layer >= h->n_layer) return -1;
+    const bool captured = !h->capture_index.empty() && h->capture_index[layer] >= 0;
+    const bool steered = !h->steered_layer.empty() && h->steered_layer[layer];
+    return captured || steered ? layer : -1;
+}
+
+bool on_eval(struct ggml_tensor * t, bool ask, void * user) {
+    auto * h = static_cast<emovec_hooks *>(user);
+    const bool logits = std::strcmp(t->name, "result_output") == 0;
+    if (ask) return (logits && h->k > 0) || residual_layer(h, t->name) >= 0;
+    if (logits) {
+        h->last_layer = 1 << 30;
+        reduce_logits(h, t);
+        return true;
+    }
+    const int32_t layer = residual_layer(h, t->name);
+    if (layer >= 0) on_residual(h, t, layer);
     return true;
 }
 
@@ -70,16 +170,27 @@ struct emovec_hooks * emovec_hooks_new(int32_t top_k) {
 void emovec_hooks_free(struct emovec_hooks * h) {
 #ifdef EMOVEC_CUDA
     if (h != nullptr && h->gpu != nullptr) emovec_cuda_free(h->gpu);
+    if (h != nullptr && h->residual_gpu != nullptr) emovec_cuda_residual_free(h->residual_gpu);
 #endif
     delete h;
 }
 
 ggml_backend_sched_eval_callback emovec_hooks_callback(void) { return on_eval; }
 
-void emovec_hooks_reset(struct emovec_hooks * h) {
+void emovec_hooks_begin(struct emovec_hooks * h, int32_t n, const int32_t * pos, const int32_t * seqs,
+                        const int8_t * want_logits, int32_t n_ubatch, bool split_equal) {
     h->rows = 0;
     h->counts.clear();
+    h->error.clear();
+    h->ubatch = -1;
+    h->last_layer = 1 << 30;
+    h->batch.resize(n);
+    for (int32_t i = 0; i < n; ++i) h->batch[i] = {seqs[i], pos[i], want_logits[i] != 0};
+    const bool residual = !h->capture_layers.empty() || !h->steers.empty();
+    h->ubatches = residual ? emovec::plan_ubatches(h->batch, n_ubatch, split_equal) : std::vector<std::vector<int32_t>>{};
 }
+
+const char * emovec_hooks_error(const struct emovec_hooks * h) { return h->error.c_str(); }
 
 int32_t emovec_hooks_rows(const struct emovec_hooks * h) { return h->rows; }
 

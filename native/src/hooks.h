@@ -4,15 +4,86 @@
 #include "emovec.h"
 #include "topk.h"
 
+#include <map>
+#include <string>
 #include <vector>
 
+struct ggml_tensor;
+
+namespace emovec {
+
+// One token of the batch llama_decode was given: its sequence, position, and whether it is an output row.
+struct BatchToken {
+    int32_t seq;
+    int32_t pos;
+    bool output;
+};
+
+// Token span [from, to) of positions within one sequence.
+struct Span {
+    int32_t from, to;
+    bool has(int32_t pos) const { return pos >= from && pos < to; }
+};
+
+// A sequence's capture: sums (and optionally every row) of the residual at each captured layer over a span.
+struct CaptureSpec {
+    Span span;
+    bool keep_rows = false;
+};
+
+// Adds coef * vectors[vector] to the residual after block `layer` at the positions of span.
+struct SteerSpec {
+    int32_t layer, vector;
+    float coef;
+    Span span;
+};
+
+// llama.cpp's split of a batch into ubatches (llama_batch_allocr::split_simple / split_equal): batch indices,
+// in the order of the rows of the ubatch's tensors.
+std::vector<std::vector<int32_t>> plan_ubatches(const std::vector<BatchToken> & batch, int32_t n_ubatch, bool split_equal);
+
+}  // namespace emovec
+
 struct emovec_hooks {
+    // --- logits reduction for sampling (hooks.cpp) ---
     int32_t k = 0;                       // candidates kept per logits row (0: the reduction is off)
-    int32_t rows = 0;                    // logits rows reduced since the last emovec_hooks_reset
+    int32_t rows = 0;                    // logits rows reduced since the last emovec_hooks_begin
     std::vector<int32_t> counts;         // per row: candidates held, or -1 when the row could not be reduced
     std::vector<emovec::Candidate> cand; // rows x k, each row best first
-    void * gpu = nullptr;                // device scratch (CUDA builds)
+    void * gpu = nullptr;                // device scratch of the top-k (CUDA builds)
+
+    // --- where we are in llama_decode (hooks.cpp) ---
+    std::vector<emovec::BatchToken> batch;
+    std::vector<std::vector<int32_t>> ubatches; // expected split of batch
+    int32_t ubatch = -1;                        // index of the ubatch being evaluated
+    int32_t last_layer = 1 << 30;               // last hooked layer seen in it
+    bool positions_checked = false;
+    std::string error;                          // first problem of this decode; "" when none
+
+    // --- residual stream (residual.cpp) ---
+    int32_t n_embd = 0, n_layer = 0;
+    std::vector<int32_t> capture_layers;        // sorted; capture index = position in this list
+    std::vector<int32_t> capture_index;         // per model layer: its capture index or -1
+    std::map<int32_t, emovec::CaptureSpec> captures;       // by sequence
+    std::map<int32_t, std::vector<emovec::SteerSpec>> steers; // by sequence
+    std::vector<bool> steered_layer;            // per model layer: some sequence steers it
+    std::vector<float> vectors;                 // steering vectors, n_embd each
+    int32_t n_vectors = 0;
+    int64_t vectors_version = 0;
+    // Per sequence slot (seq id) x capture index: sum of rows, sum of row norms, row count (host-resident
+    // layers; device-resident layers accumulate on the GPU and are added when read).
+    int32_t n_slots = 0;
+    std::vector<double> sums, norm_sums;
+    std::vector<int64_t> row_counts;
+    std::map<int32_t, std::vector<float>> kept_rows;   // seq -> (span length x captures x n_embd)
+    std::map<int32_t, std::vector<uint8_t>> kept_have; // seq -> (span length x captures)
+    void * residual_gpu = nullptr;
 };
+
+namespace emovec {
+// Capture and steering at the residual tensor t of model layer `layer` (rows: batch indices of its rows).
+void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::vector<int32_t> & rows);
+}
 
 #ifdef EMOVEC_CUDA
 // Reduces n_rows device-resident rows of n_vocab logits to each row's candidates with key >= the k-th largest
@@ -21,4 +92,24 @@ struct emovec_hooks {
 int emovec_cuda_topk(void ** scratch, const float * d_logits, int64_t n_vocab, int64_t n_rows, int32_t k, int32_t cap,
                      int32_t * counts, int32_t * ids, float * vals);
 void emovec_cuda_free(void * scratch);
+
+// Residual kernels (residual_cuda.cu). All return "" or a one-line CUDA error.
+struct ResidualCudaPlan {
+    // steering: per row of x, the vector index (-1: none) and coefficient
+    const int32_t * row_vector;
+    const float * row_coef;
+    // capture: slots with rows here, and for each the range of its rows in row_list (CSR)
+    int32_t n_cap_slots;
+    const int32_t * cap_slot;      // [n_cap_slots]: accumulator row (slot * n_captures + capture index)
+    const int32_t * cap_begin;     // [n_cap_slots + 1]
+    const int32_t * row_list;
+};
+std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, int64_t n_rows, const ResidualCudaPlan & plan,
+                                 bool steer, const float * vectors, int32_t n_vectors, int64_t vectors_version,
+                                 int64_t n_acc_rows);
+// Adds n device accumulator rows from `first` (sums of n_embd, norm sums) to sums[n * n_embd] and norm_sums[n].
+std::string emovec_cuda_residual_read(void * scratch, int64_t first, int64_t n, int64_t n_embd, double * sums, double * norm_sums);
+std::string emovec_cuda_residual_clear(void * scratch, int64_t first, int64_t n, int64_t n_embd);
+std::string emovec_cuda_to_host(void * dst, const void * d_src, size_t bytes);
+void emovec_cuda_residual_free(void * scratch);
 #endif

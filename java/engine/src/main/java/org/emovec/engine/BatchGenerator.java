@@ -10,7 +10,6 @@ import java.util.List;
 import org.bytedeco.javacpp.Pointer;
 import org.emovec.llama.llama_batch;
 import org.emovec.llama.llama_context;
-import org.emovec.llama.emovec_hooks;
 import org.emovec.llama.llama_context_params;
 import org.emovec.llama.llama_sampler;
 import org.emovec.llama.llama_sampler_seq_config;
@@ -39,7 +38,8 @@ public final class BatchGenerator implements AutoCloseable {
     private final boolean backendSampling;
     private final llama_sampler[] chains; // BACKEND: the chain each sequence slot samples with
     private llama_sampler_seq_config chainConfigs;
-    private emovec_hooks hooks; // HOST: reduces logits to candidates where they are computed
+    private final Hooks hooks; // logits reduction for the host sampler; residual capture and steering
+    private final boolean hookCandidates;
     /**
      * Candidates the eval hook keeps per row (system property emovec.hookTopK, default 64; 0 turns the hook
      * off); requests with a larger top-k, or none, read the full row.
@@ -84,14 +84,15 @@ public final class BatchGenerator implements AutoCloseable {
                 chainConfigs.getPointer(i).seq_id(i).sampler(chains[i]);
             }
             p.samplers(chainConfigs).n_samplers(options.parallel());
-        } else if (hookTopK() > 0) {
-            hooks = emovec_hooks_new(hookTopK());
-            p.cb_eval(emovec_hooks_callback()).cb_eval_user_data(hooks);
         }
+        hookCandidates = !backendSampling && hookTopK() > 0;
+        hooks = new Hooks(model, options.parallel(), hookCandidates ? hookTopK() : 0);
+        hooks.install(p);
         Native.takeLastError();
         ctx = llama_init_from_model(model.handle(), p);
         if (ctx == null || ctx.isNull()) {
             String why = Native.takeLastError();
+            hooks.close();
             throw new EmovecException("cannot create a context for " + options.parallel() + " sequences of "
                     + options.contextPerSequence() + " tokens" + (why.isEmpty() ? "" : " (" + why + ")")
                     + ": lower --parallel or --ctx");
@@ -102,6 +103,15 @@ public final class BatchGenerator implements AutoCloseable {
     }
 
     public int contextPerSequence() { return contextPerSequence; }
+
+    /**
+     * The layers requests may capture (layer L = the residual after block L = HF hidden_states[L+1]); set
+     * before {@link #run}. Steering needs no declaration.
+     */
+    public BatchGenerator captureLayers(int... layers) {
+        hooks.captureLayers(layers);
+        return this;
+    }
 
     public Stats stats() { return stats; }
 
@@ -168,7 +178,7 @@ public final class BatchGenerator implements AutoCloseable {
             }
             long stepStart = System.nanoTime();
             emovec_batch_fill(batch, count, tokens, pos, seqs, wantLogits);
-            if (hooks != null) emovec_hooks_reset(hooks);
+            hooks.begin(count, pos, seqs, wantLogits, llama_n_ubatch(ctx), options.parallel() > 1);
             int rc = llama_decode(ctx, batch);
             if (rc == 0) llama_synchronize(ctx); // no cost (sampling waits anyway) and it splits the timings honestly
             long decoded = System.nanoTime();
@@ -177,6 +187,7 @@ public final class BatchGenerator implements AutoCloseable {
                 throw new EmovecException("llama_decode failed with code " + rc + (why.isEmpty() ? "" : " (" + why + ")")
                         + (rc == 1 ? ": the KV cache is full, lower --parallel or raise --ctx" : ""));
             }
+            hooks.check();
             // Advance positions; collect the rows whose logits we sample.
             int nRows = 0, prefill = 0;
             for (int i = 0; i < count; i++) {
@@ -201,7 +212,7 @@ public final class BatchGenerator implements AutoCloseable {
                     llama_sampler_accept(chains[sampled[r]], out[r]);
                 }
             } else {
-                int fromCandidates = emovec_sample(ctx, hooks, nRows, rows, temps, topKs, topPs, seeds, steps, out, options.threads());
+                int fromCandidates = emovec_sample(ctx, hookCandidates ? hooks.handle() : null, nRows, rows, temps, topKs, topPs, seeds, steps, out, options.threads());
                 if (fromCandidates < 0) throw new EmovecException("llama.cpp returned no logits for a sampled row (internal error)");
                 stats.rowsFromCandidates += fromCandidates;
             }
@@ -253,6 +264,8 @@ public final class BatchGenerator implements AutoCloseable {
         s.past = 0;
         s.nOut = 0;
         s.pending = -1;
+        if (r.capture() != null) hooks.capture(s.seq, r.capture(), r.prompt().length + r.maxNewTokens());
+        hooks.steer(s.seq, r.steering());
         if (r.prompt().length >= contextPerSequence) finish(s, "prompt_too_long", listener);
     }
 
@@ -274,7 +287,8 @@ public final class BatchGenerator implements AutoCloseable {
         int[] generated = Arrays.copyOf(s.out, s.nOut);
         GenerationRequest r = s.request;
         s.request = null;
-        listener.finished(new GenerationResult(r.id(), r.prompt().length, generated, model.detokenize(generated, false), stop));
+        Captured captured = hooks.finish(s.seq);
+        listener.finished(new GenerationResult(r.id(), r.prompt().length, generated, model.detokenize(generated, false), stop, captured));
     }
 
     /** Convenience: runs a list and returns the results in request order. */
@@ -298,7 +312,7 @@ public final class BatchGenerator implements AutoCloseable {
             ctx = null;
             for (llama_sampler c : chains) if (c != null) llama_sampler_free(c);
             if (chainConfigs != null) chainConfigs.close();
-            if (hooks != null) emovec_hooks_free(hooks);
+            hooks.close();
         }
     }
 }

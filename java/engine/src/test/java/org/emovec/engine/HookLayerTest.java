@@ -1,0 +1,212 @@
+package org.emovec.engine;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.IntStream;
+
+import org.emovec.model.TestModels;
+import org.emovec.reference.ReferenceLlama;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The hook layer against the plain-Java reference forward pass (CPU build, F32 weights, F32 KV cache):
+ * captured residuals at every layer, logits with and without span-restricted steering, many sequences with
+ * their own spans and vectors in one batch, and batches llama.cpp splits into micro-batches both ways.
+ */
+class HookLayerTest {
+    static final double TOLERANCE = 1e-4;
+    static Model model;
+    static ReferenceLlama reference;
+    static int layers, width;
+
+    @BeforeAll
+    static void load() {
+        model = Model.load(TestModels.tiny(), 0);
+        reference = ReferenceLlama.load(TestModels.tiny());
+        layers = model.layers();
+        width = model.width();
+    }
+
+    @AfterAll
+    static void free() {
+        model.close();
+    }
+
+    static ScorerOptions exact() { return ScorerOptions.defaults().withSequences(8).withBatch(1024, 512).withExactF32(true); }
+
+    int[] prompt(String text) { return model.tokenize(text, true, false); }
+
+    static float[] randomVector(long seed, double norm) {
+        Random r = new Random(seed);
+        float[] v = new float[width];
+        double ss = 0;
+        for (int i = 0; i < width; i++) { v[i] = (float) r.nextGaussian(); ss += v[i] * v[i]; }
+        for (int i = 0; i < width; i++) v[i] = (float) (v[i] * norm / Math.sqrt(ss));
+        return v;
+    }
+
+    /** ||a - b|| / ||b||. */
+    static double relativeError(float[] a, double[] b) {
+        double num = 0, den = 0;
+        for (int i = 0; i < b.length; i++) { num += (a[i] - b[i]) * (a[i] - b[i]); den += b[i] * b[i]; }
+        return Math.sqrt(num / den);
+    }
+
+    static int[] allLayers() { return IntStream.range(0, layers).toArray(); }
+
+    @Test
+    void capturedResidualsAtEveryLayerAndPositionMatchTheReference() {
+        int[] tokens = prompt("The quiet harbour filled with boats as the storm came in from the west.");
+        try (PromptScorer s = new PromptScorer(model, exact())) {
+            ScoreResult r = s.score(List.of(ScoreRequest.of("p", tokens).withAllLogits()
+                    .withCapture(CaptureRequest.rows(Span.all(), allLayers())))).get(0);
+            ReferenceLlama.Forward ref = reference.forward(tokens, List.of());
+            double worst = 0;
+            for (int p = 0; p < tokens.length; p++) {
+                for (int l = 0; l < layers; l++) {
+                    float[] row = r.captured().row(p, l);
+                    // after the last block llama.cpp keeps only output rows: every row is one here (allLogits)
+                    assertNotNull(row, "position " + p + " layer " + l);
+                    worst = Math.max(worst, relativeError(row, ref.residual(p, l)));
+                }
+                worst = Math.max(worst, relativeError(r.logits()[p], ref.logits()[p]));
+            }
+            assertTrue(worst < TOLERANCE, "worst relative error " + worst);
+            // the mean capture is the mean of the rows
+            ScoreResult m = s.score(List.of(ScoreRequest.of("m", tokens).withCapture(CaptureRequest.mean(Span.from(3), 1, 2)))).get(0);
+            double[] mean = new double[width];
+            for (int p = 3; p < tokens.length; p++) for (int i = 0; i < width; i++) mean[i] += ref.residual(p, 2)[i] / (tokens.length - 3);
+            assertEquals(tokens.length - 3, m.captured().counts()[1]);
+            assertTrue(relativeError(m.captured().mean(2), mean) < TOLERANCE);
+        }
+    }
+
+    @Test
+    void steeringChangesExactlyTheSpanAndMatchesTheReference() {
+        int[] tokens = prompt("Option A: go hiking in the hills. Option B: stay home and read a book. Answer: (");
+        int layer = 1;
+        Span span = Span.of(5, 11);
+        float[] v = randomVector(1, 1.0);
+        Steering steer = new Steering(layer, v, 0.75, span);
+        try (PromptScorer s = new PromptScorer(model, exact())) {
+            CaptureRequest all = CaptureRequest.rows(Span.all(), allLayers());
+            // one call each, so both runs place the tokens identically in the batch (bit-for-bit comparable)
+            List<ScoreResult> r = List.of(
+                    s.score(List.of(ScoreRequest.of("plain", tokens).withAllLogits().withCapture(all))).get(0),
+                    s.score(List.of(ScoreRequest.of("steered", tokens).withAllLogits().withCapture(all).withSteering(List.of(steer)))).get(0));
+            Captured plain = r.get(0).captured(), steered = r.get(1).captured();
+            for (int p = 0; p < tokens.length; p++) {
+                for (int l = 0; l < layers; l++) {
+                    float[] a = plain.row(p, l), b = steered.row(p, l);
+                    if (l < layer || (l == layer && !span.contains(p)) || p < span.from()) {
+                        assertArrayEquals(a, b, "untouched: position " + p + " layer " + l); // bit for bit
+                    } else if (l == layer) {
+                        float[] expect = new float[width];
+                        for (int i = 0; i < width; i++) expect[i] = a[i] + (float) steer.alpha() * v[i];
+                        assertArrayEquals(expect, b, "steered row = row + alpha v, position " + p);
+                    }
+                }
+                if (p < span.from()) assertArrayEquals(r.get(0).logits()[p], r.get(1).logits()[p], "logits before the span, position " + p);
+            }
+            ReferenceLlama.Forward ref = reference.forward(tokens, List.of(steer));
+            ReferenceLlama.Forward refPlain = reference.forward(tokens, List.of());
+            int last = tokens.length - 1;
+            assertTrue(relativeError(r.get(1).logits()[last], ref.logits()[last]) < TOLERANCE);
+            for (int l = 0; l < layers; l++) assertTrue(relativeError(steered.row(last, l), ref.residual(last, l)) < TOLERANCE, "layer " + l);
+            // the steering moved the output more than the engine's error: the test can tell the difference
+            double moved = 0, err = 0;
+            for (int i = 0; i < ref.logits()[last].length; i++) {
+                moved += Math.abs(ref.logits()[last][i] - refPlain.logits()[last][i]);
+                err += Math.abs(r.get(1).logits()[last][i] - ref.logits()[last][i]);
+            }
+            assertTrue(moved > 100 * err, "steering effect " + moved + " vs error " + err);
+        }
+    }
+
+    @Test
+    void manySequencesWithTheirOwnSpansAndVectorsSplitIntoMicroBatchesBothWays() {
+        String[] texts = {"I walked to the market and bought fresh bread.", "Rain again.", "She opened the letter and smiled at the first line.",
+                "Numbers: 1, 2, 3, 4, 5, 6, 7, 8.", "A long quiet afternoon in the garden with tea.", "Why?"};
+        List<ScoreRequest> requests = new ArrayList<>();
+        List<List<Steering>> steers = new ArrayList<>();
+        for (int i = 0; i < texts.length; i++) {
+            int[] t = prompt(texts[i]);
+            List<Steering> st = i % 3 == 2 ? List.of() : List.of(new Steering(i % layers, randomVector(10 + i, 0.5 + i), 1.0, Span.of(1 + i % 3, Math.max(2, t.length - 1))),
+                    new Steering((i + 2) % layers, randomVector(20 + i, 1.0), -0.5, Span.from(t.length / 2)));
+            steers.add(st);
+            requests.add(ScoreRequest.of("s" + i, t, 13, 426).withSteering(st).withCapture(CaptureRequest.mean(Span.from(1), 0, layers - 1)));
+        }
+        for (boolean kvPerSequence : new boolean[] {false, true}) {
+            // 7-token ubatches: every prompt is cut across micro-batches, and sequences share them
+            try (PromptScorer s = new PromptScorer(model, exact().withBatch(1024, 7).withKvPerSequence(kvPerSequence))) {
+                List<ScoreResult> results = s.score(requests);
+                for (int i = 0; i < texts.length; i++) {
+                    int[] t = requests.get(i).tokens();
+                    ReferenceLlama.Forward ref = reference.forward(t, steers.get(i));
+                    double[] expect = ref.logits()[t.length - 1];
+                    float[] got = results.get(i).candidateLogits();
+                    assertEquals(expect[13], got[0], 1e-4 * Math.abs(expect[13]) + 1e-6, "kvPerSequence=" + kvPerSequence + " seq " + i);
+                    assertEquals(expect[426], got[1], 1e-4 * Math.abs(expect[426]) + 1e-6);
+                    double[] mean = new double[width];
+                    for (int p = 1; p < t.length; p++) for (int j = 0; j < width; j++) mean[j] += ref.residual(p, 0)[j] / (t.length - 1);
+                    assertTrue(relativeError(results.get(i).captured().mean(0), mean) < TOLERANCE, "mean capture, seq " + i);
+                    // after the last block only the last token is kept (one output): its mean is that row
+                    assertEquals(1, results.get(i).captured().counts()[1]);
+                }
+            }
+        }
+    }
+
+    @Test
+    void generationCapturesWhatItDecodesAndSteersItsSpan() {
+        int[] promptTokens = prompt("Tell me about the sea.");
+        float[] v = randomVector(5, 3.0);
+        GenerationRequest g = new GenerationRequest("g", promptTokens, Sampling.greedy(), 12)
+                .withCapture(CaptureRequest.mean(Span.from(2), 1, 3))
+                .withSteering(List.of(new Steering(2, v, 1.0, Span.from(promptTokens.length))));
+        try (BatchGenerator gen = new BatchGenerator(model, GeneratorOptions.of(4, 64)).captureLayers(1, 3)) {
+            GenerationResult r = gen.generateAll(List.of(g, new GenerationRequest("other", prompt("Hello there"), Sampling.defaults(3), 9))).get(0);
+            int[] decoded = IntStream.concat(IntStream.of(promptTokens), IntStream.of(r.tokens())).limit(promptTokens.length + r.tokens().length - 1).toArray();
+            assertEquals(decoded.length - 2, r.captured().counts()[0]);
+            ReferenceLlama.Forward ref = reference.forward(decoded, g.steering());
+            double[] mean = new double[width];
+            for (int p = 2; p < decoded.length; p++) for (int j = 0; j < width; j++) mean[j] += ref.residual(p, 1)[j] / (decoded.length - 2);
+            // the generator's context keeps an F16 KV cache: looser than the exact scorer
+            assertTrue(relativeError(r.captured().mean(1), mean) < 1e-2, "generation capture vs reference");
+        }
+    }
+
+    @Test
+    void meanResidualNormIsWhatTheReferenceMeasures() {
+        int[] a = prompt("First sentence of a short test."), b = prompt("Second one, a little longer than the first.");
+        try (PromptScorer s = new PromptScorer(model, exact())) {
+            double norm = s.meanResidualNorm(List.of(a, b), 2, 1);
+            double sum = 0;
+            int n = 0;
+            for (int[] t : List.of(a, b)) {
+                ReferenceLlama.Forward f = reference.forward(t, List.of());
+                for (int p = 1; p < t.length; p++) {
+                    double ss = 0;
+                    for (double x : f.residual(p, 2)) ss += x * x;
+                    sum += Math.sqrt(ss);
+                    n++;
+                }
+            }
+            assertEquals(sum / n, norm, 1e-4 * norm);
+        }
+    }
+
+    @Test
+    void aLayerOutOfRangeIsAClearError() {
+        try (PromptScorer s = new PromptScorer(model, exact())) {
+            EmovecException e = assertThrows(EmovecException.class, () -> s.score(List.of(ScoreRequest.of("x", prompt("Hi"))
+                    .withCapture(CaptureRequest.mean(Span.all(), layers)))));
+            assertTrue(e.getMessage().contains("layer " + layers + " is out of range"), e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,258 @@
+// The residual stream after block L (llama.cpp "l_out-L" = HF hidden_states[L+1]): capture and steering.
+// Capture sums, per sequence and captured layer, the rows whose positions lie in the sequence's span (and
+// keeps the rows themselves when asked); steering adds coef * vector to the rows of a sequence whose positions
+// lie in its span, before capture sees them. Both run where the tensor lives: plain loops on the CPU, the
+// kernels of residual_cuda.cu on the GPU, so only the sums cross to the host.
+#include "hooks.h"
+
+#include "ggml-backend.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace emovec {
+
+namespace {
+
+int64_t acc_row(const emovec_hooks * h, int32_t seq, int32_t capture) {
+    return (int64_t) seq * (int64_t) h->capture_layers.size() + capture;
+}
+
+// Rows of one sequence captured in this tensor.
+struct Group {
+    int32_t seq;
+    std::vector<int32_t> rows; // tensor rows
+};
+
+}  // namespace
+
+void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::vector<int32_t> & rows) {
+    const int64_t n_embd = t->ne[0], n_rows = (int64_t) rows.size();
+    if (t->type != GGML_TYPE_F32 || !ggml_is_contiguous(t) || n_embd != h->n_embd) {
+        h->error = "l_out-" + std::to_string(layer) + " is not a contiguous F32 tensor of width " + std::to_string(h->n_embd);
+        return;
+    }
+    // steering: the vector and coefficient of each row (at most one per sequence and layer)
+    std::vector<int32_t> row_vector(n_rows, -1);
+    std::vector<float> row_coef(n_rows, 0.0f);
+    bool steer = false;
+    if (h->steered_layer[layer]) {
+        for (int64_t r = 0; r < n_rows; ++r) {
+            const BatchToken & tok = h->batch[rows[r]];
+            auto it = h->steers.find(tok.seq);
+            if (it == h->steers.end()) continue;
+            for (const SteerSpec & s : it->second) {
+                if (s.layer == layer && s.span.has(tok.pos)) {
+                    row_vector[r] = s.vector;
+                    row_coef[r] = s.coef;
+                    steer = true;
+                }
+            }
+        }
+    }
+    // capture: rows grouped by sequence
+    const int32_t capture = h->capture_index[layer];
+    std::vector<Group> groups;
+    if (capture >= 0) {
+        std::map<int32_t, size_t> group_of;
+        for (int64_t r = 0; r < n_rows; ++r) {
+            const BatchToken & tok = h->batch[rows[r]];
+            auto it = h->captures.find(tok.seq);
+            if (it == h->captures.end() || !it->second.span.has(tok.pos)) continue;
+            auto g = group_of.emplace(tok.seq, groups.size());
+            if (g.second) groups.push_back({tok.seq, {}});
+            groups[g.first->second].rows.push_back((int32_t) r);
+        }
+    }
+    if (!steer && groups.empty()) return;
+
+    auto keep_row = [&](const Group & g, int32_t r, const float * host_row, const float * device_row) {
+        const CaptureSpec & spec = h->captures[g.seq];
+        const size_t slot = (size_t) (h->batch[rows[r]].pos - spec.span.from) * h->capture_layers.size() + capture;
+        float * dst = h->kept_rows[g.seq].data() + slot * n_embd;
+        if (host_row != nullptr) std::memcpy(dst, host_row, n_embd * sizeof(float));
+#ifdef EMOVEC_CUDA
+        else if (!emovec_cuda_to_host(dst, device_row, n_embd * sizeof(float)).empty()) return;
+#endif
+        h->kept_have[g.seq][slot] = 1;
+    };
+
+    if (ggml_backend_buffer_is_host(t->buffer)) {
+        float * x = static_cast<float *>(t->data);
+        if (steer) {
+            for (int64_t r = 0; r < n_rows; ++r) {
+                if (row_vector[r] < 0) continue;
+                const float * v = h->vectors.data() + (size_t) row_vector[r] * n_embd;
+                float * row = x + r * n_embd;
+                for (int64_t j = 0; j < n_embd; ++j) row[j] += row_coef[r] * v[j];
+            }
+        }
+        for (const Group & g : groups) {
+            const int64_t a = acc_row(h, g.seq, capture);
+            double * sum = h->sums.data() + a * n_embd;
+            for (int32_t r : g.rows) {
+                const float * row = x + (int64_t) r * n_embd;
+                double sq = 0;
+                for (int64_t j = 0; j < n_embd; ++j) {
+                    sum[j] += row[j];
+                    sq += (double) row[j] * row[j];
+                }
+                h->norm_sums[a] += std::sqrt(sq);
+                if (h->captures[g.seq].keep_rows) keep_row(g, r, row, nullptr);
+            }
+            h->row_counts[a] += (int64_t) g.rows.size();
+        }
+        return;
+    }
+#ifdef EMOVEC_CUDA
+    std::vector<int32_t> cap_slot, cap_begin{0}, row_list;
+    for (const Group & g : groups) {
+        cap_slot.push_back((int32_t) acc_row(h, g.seq, capture));
+        row_list.insert(row_list.end(), g.rows.begin(), g.rows.end());
+        cap_begin.push_back((int32_t) row_list.size());
+    }
+    ResidualCudaPlan plan{row_vector.data(), row_coef.data(), (int32_t) groups.size(), cap_slot.data(), cap_begin.data(), row_list.data()};
+    float * x = static_cast<float *>(t->data);
+    const std::string err = emovec_cuda_residual(&h->residual_gpu, x, n_embd, n_rows, plan, steer, h->vectors.data(),
+                                                 h->n_vectors, h->vectors_version, (int64_t) h->n_slots * h->capture_layers.size());
+    if (!err.empty()) {
+        h->error = "CUDA residual hook at layer " + std::to_string(layer) + ": " + err;
+        return;
+    }
+    for (const Group & g : groups) {
+        h->row_counts[acc_row(h, g.seq, capture)] += (int64_t) g.rows.size();
+        if (!h->captures[g.seq].keep_rows) continue;
+        for (int32_t r : g.rows) keep_row(g, r, nullptr, x + (int64_t) r * n_embd);
+    }
+#else
+    h->error = "l_out-" + std::to_string(layer) + " is not in host memory, and this libemovec was built without CUDA";
+#endif
+}
+
+}  // namespace emovec
+
+using emovec::acc_row;
+
+extern "C" {
+
+int32_t emovec_residual_init(struct emovec_hooks * h, int32_t n_embd, int32_t n_layer, int32_t n_slots,
+                             int32_t n_captures, const int32_t * capture_layers) {
+    std::vector<int32_t> layers(capture_layers, capture_layers + n_captures);
+    std::sort(layers.begin(), layers.end());
+    layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+    for (int32_t l : layers) {
+        if (l < 0 || l >= n_layer) return -1;
+    }
+#ifdef EMOVEC_CUDA
+    if (h->residual_gpu != nullptr) emovec_cuda_residual_free(h->residual_gpu);
+    h->residual_gpu = nullptr;
+#endif
+    h->n_embd = n_embd;
+    h->n_layer = n_layer;
+    h->n_slots = n_slots;
+    h->capture_layers = layers;
+    h->capture_index.assign(n_layer, -1);
+    for (size_t i = 0; i < layers.size(); ++i) h->capture_index[layers[i]] = (int32_t) i;
+    h->steered_layer.assign(n_layer, false);
+    h->captures.clear();
+    h->steers.clear();
+    h->kept_rows.clear();
+    h->kept_have.clear();
+    const size_t n_acc = (size_t) n_slots * layers.size();
+    h->sums.assign(n_acc * n_embd, 0.0);
+    h->norm_sums.assign(n_acc, 0.0);
+    h->row_counts.assign(n_acc, 0);
+    return 0;
+}
+
+int32_t emovec_residual_vectors(struct emovec_hooks * h, int32_t n_vectors, const float * data) {
+    if (h->n_embd <= 0) return -1;
+    h->vectors.assign(data, data + (size_t) n_vectors * h->n_embd);
+    h->n_vectors = n_vectors;
+    ++h->vectors_version;
+    return 0;
+}
+
+void emovec_capture_clear(struct emovec_hooks * h, int32_t seq) {
+    if (seq < 0 || seq >= h->n_slots) return;
+    h->captures.erase(seq);
+    h->kept_rows.erase(seq);
+    h->kept_have.erase(seq);
+    const int32_t n_cap = (int32_t) h->capture_layers.size();
+    for (int32_t c = 0; c < n_cap; ++c) {
+        const int64_t a = acc_row(h, seq, c);
+        std::fill(h->sums.begin() + a * h->n_embd, h->sums.begin() + (a + 1) * h->n_embd, 0.0);
+        h->norm_sums[a] = 0;
+        h->row_counts[a] = 0;
+    }
+#ifdef EMOVEC_CUDA
+    if (h->residual_gpu != nullptr && n_cap > 0) emovec_cuda_residual_clear(h->residual_gpu, acc_row(h, seq, 0), n_cap, h->n_embd);
+#endif
+}
+
+int32_t emovec_capture_set(struct emovec_hooks * h, int32_t seq, int32_t from, int32_t to, int32_t keep_rows) {
+    if (seq < 0 || seq >= h->n_slots || from < 0 || to < from || h->capture_layers.empty()) return -1;
+    if (keep_rows && (int64_t) (to - from) * h->capture_layers.size() * h->n_embd > (int64_t) 1 << 31) return -1;
+    emovec_capture_clear(h, seq);
+    h->captures[seq] = {{from, to}, keep_rows != 0};
+    if (keep_rows) {
+        h->kept_rows[seq].assign((size_t) (to - from) * h->capture_layers.size() * h->n_embd, 0.0f);
+        h->kept_have[seq].assign((size_t) (to - from) * h->capture_layers.size(), 0);
+    }
+    return 0;
+}
+
+int32_t emovec_capture_read(struct emovec_hooks * h, int32_t seq, float * means, float * mean_norms, int64_t * counts) {
+    if (seq < 0 || seq >= h->n_slots) return -1;
+    const int32_t n_cap = (int32_t) h->capture_layers.size();
+    std::vector<double> sums((size_t) n_cap * h->n_embd), norms(n_cap);
+    for (int32_t c = 0; c < n_cap; ++c) {
+        const int64_t a = acc_row(h, seq, c);
+        std::copy(h->sums.begin() + a * h->n_embd, h->sums.begin() + (a + 1) * h->n_embd, sums.begin() + (size_t) c * h->n_embd);
+        norms[c] = h->norm_sums[a];
+    }
+#ifdef EMOVEC_CUDA
+    if (h->residual_gpu != nullptr && n_cap > 0) {
+        if (!emovec_cuda_residual_read(h->residual_gpu, acc_row(h, seq, 0), n_cap, h->n_embd, sums.data(), norms.data()).empty()) return -1;
+    }
+#endif
+    for (int32_t c = 0; c < n_cap; ++c) {
+        const int64_t n = h->row_counts[acc_row(h, seq, c)];
+        counts[c] = n;
+        mean_norms[c] = n > 0 ? (float) (norms[c] / n) : 0.0f;
+        for (int32_t j = 0; j < h->n_embd; ++j) means[(size_t) c * h->n_embd + j] = n > 0 ? (float) (sums[(size_t) c * h->n_embd + j] / n) : 0.0f;
+    }
+    return 0;
+}
+
+int32_t emovec_capture_rows(const struct emovec_hooks * h, int32_t seq, float * rows, uint8_t * have) {
+    auto r = h->kept_rows.find(seq);
+    auto k = h->kept_have.find(seq);
+    if (r == h->kept_rows.end() || k == h->kept_have.end()) return -1;
+    std::copy(r->second.begin(), r->second.end(), rows);
+    std::copy(k->second.begin(), k->second.end(), have);
+    return 0;
+}
+
+int32_t emovec_steer_add(struct emovec_hooks * h, int32_t seq, int32_t layer, int32_t vector, float coef, int32_t from, int32_t to) {
+    if (layer < 0 || layer >= h->n_layer || vector < 0 || vector >= h->n_vectors || from < 0 || to < from) return -1;
+    auto & list = h->steers[seq];
+    for (auto & s : list) {
+        if (s.layer == layer) { // one steer per sequence and layer: the new one replaces it
+            s = {layer, vector, coef, {from, to}};
+            return 0;
+        }
+    }
+    list.push_back({layer, vector, coef, {from, to}});
+    h->steered_layer[layer] = true;
+    return 0;
+}
+
+void emovec_steer_clear(struct emovec_hooks * h, int32_t seq) {
+    h->steers.erase(seq);
+    if (h->n_layer <= 0) return;
+    h->steered_layer.assign(h->n_layer, false);
+    for (auto & e : h->steers) for (auto & s : e.second) h->steered_layer[s.layer] = true;
+}
+
+}
