@@ -5,6 +5,8 @@
 #   3. peer: llama-batched-bench, 256 sequences, 64 prompt tokens, 256 generated tokens
 #   4. emovec generate on the same model, batch and lengths, sampling on (host and backend samplers)
 #   5. print both figures and the ratio
+#   hooks job: emovec's CUDA captures and steering vs HF transformers (tools/hf-reference), and hook overhead (emovec bench)
+# JOBS picks the jobs (default "hooks generate").
 # Long: start it with `setsid bash tools/device-run.sh start` and poll with `bash tools/device-run.sh poll`
 # from back-to-back device calls; `run` does it in the foreground. Stages already done are skipped.
 set -euo pipefail
@@ -59,13 +61,14 @@ if [ ! -f "$model" ]; then
 fi
 emovec info "$model" | tee "$W/results/model-info.txt"
 
-NPL=${NPL:-256} NPP=${NPP:-64} NTG=${NTG:-256}
-stamp "peer: llama-batched-bench -npp $NPP -ntg $NTG -npl $NPL"
-"$prefix/bin/llama-batched-bench" -m "$model" -c $((NPL * (NPP + NTG))) -b 2048 -ub 512 -ngl 99 \
-  -npp "$NPP" -ntg "$NTG" -npl "$NPL" --output-format jsonl 2> "$W/batched-bench.log" | tee "$W/results/batched-bench.jsonl"
+job_generate() {
+  NPL=${NPL:-256} NPP=${NPP:-64} NTG=${NTG:-256}
+  stamp "peer: llama-batched-bench -npp $NPP -ntg $NTG -npl $NPL"
+  "$prefix/bin/llama-batched-bench" -m "$model" -c $((NPL * (NPP + NTG))) -b 2048 -ub 512 -ngl 99 \
+    -npp "$NPP" -ntg "$NTG" -npl "$NPL" --output-format jsonl 2> "$W/batched-bench.log" | tee "$W/results/batched-bench.jsonl"
 
-stamp "emovec generate: $NPL sequences, ~$NPP prompt tokens, $NTG new tokens, sampling on"
-python3 - "$NPL" > "$W/prompts.jsonl" <<'PY'
+  stamp "emovec generate: $NPL sequences, ~$NPP prompt tokens, $NTG new tokens, sampling on"
+  python3 - "$NPL" > "$W/prompts.jsonl" <<'PY'
 import json, sys
 words = ("the river carried old light across the valley while children counted boats and their parents "
          "argued softly about bread weather letters trains music gardens winter roads lamps windows "
@@ -74,23 +77,23 @@ for i in range(int(sys.argv[1])):
     text = " ".join(words[(i + j) % len(words)] for j in range(62))
     print(json.dumps({"id": f"p{i}", "text": text}))
 PY
-for sampler in ${SAMPLERS:-host host-full backend}; do
-  # host-full: the host sampler reading whole logits rows (the eval hook's device-side top-k turned off)
-  extra=(); [ "$sampler" = host-full ] && extra=(-Demovec.hookTopK=0)
-  # host-nokernel: the eval hook attached but its CUDA kernel skipped (isolates the hook's own cost)
-  export EMOVEC_HOOK_CUDA=1; [ "$sampler" = host-nokernel ] && export EMOVEC_HOOK_CUDA=0
-  stamp "emovec generate --sampler $sampler"
-  EMOVEC_JAVA_OPTS="${extra[*]:-}" emovec generate --model "$model" --prompts "$W/prompts.jsonl" \
-    -o "$W/generate-$sampler.jsonl" --parallel "$NPL" --ctx $((NPP + NTG + 16)) --max-tokens "$NTG" --ignore-eog \
-    --temperature 0.8 --top-k 40 --top-p 0.95 --sampler "${sampler%%-*}" --quiet --stats "$W/results/emovec-stats-$sampler.json" \
-    || stamp "emovec generate --sampler $sampler FAILED"
-  # A digest of every sequence's tokens: host and host-full must agree exactly (same seeds, same semantics).
-  python3 -c "import json,sys,hashlib; r=sorted((j['id'],j['tokens']) for j in map(json.loads,open(sys.argv[1]))); print(hashlib.sha256(json.dumps(r).encode()).hexdigest())" \
-    "$W/generate-$sampler.jsonl" > "$W/results/tokens-$sampler.sha256" 2>/dev/null || true
-  rm -f "$W/generate-$sampler.jsonl"   # 65k tokens of random text: not worth carrying back
-done
+  for sampler in ${SAMPLERS:-host host-full backend}; do
+    # host-full: the host sampler reading whole logits rows (the eval hook's device-side top-k turned off)
+    extra=(); [ "$sampler" = host-full ] && extra=(-Demovec.hookTopK=0)
+    # host-nokernel: the eval hook attached but its CUDA kernel skipped (isolates the hook's own cost)
+    export EMOVEC_HOOK_CUDA=1; [ "$sampler" = host-nokernel ] && export EMOVEC_HOOK_CUDA=0
+    stamp "emovec generate --sampler $sampler"
+    EMOVEC_JAVA_OPTS="${extra[*]:-}" emovec generate --model "$model" --prompts "$W/prompts.jsonl" \
+      -o "$W/generate-$sampler.jsonl" --parallel "$NPL" --ctx $((NPP + NTG + 16)) --max-tokens "$NTG" --ignore-eog \
+      --temperature 0.8 --top-k 40 --top-p 0.95 --sampler "${sampler%%-*}" --quiet --stats "$W/results/emovec-stats-$sampler.json" \
+      || stamp "emovec generate --sampler $sampler FAILED"
+    # A digest of every sequence's tokens: host and host-full must agree exactly (same seeds, same semantics).
+    python3 -c "import json,sys,hashlib; r=sorted((j['id'],j['tokens']) for j in map(json.loads,open(sys.argv[1]))); print(hashlib.sha256(json.dumps(r).encode()).hexdigest())" \
+      "$W/generate-$sampler.jsonl" > "$W/results/tokens-$sampler.sha256" 2>/dev/null || true
+    rm -f "$W/generate-$sampler.jsonl"   # 65k tokens of random text: not worth carrying back
+  done
 
-python3 - "$W/results" <<'PY'
+  python3 - "$W/results" <<'PY'
 import glob, json, sys
 d = sys.argv[1]
 bb = [json.loads(l) for l in open(f"{d}/batched-bench.jsonl") if l.startswith("{")][-1]
@@ -113,5 +116,39 @@ if "host" in digests and "host-full" in digests:
     summary["device_topk_tokens_identical"] = same
 json.dump(summary, open(f"{d}/summary.json", "w"), indent=2)
 PY
+}
+
+job_hooks() {
+  # Reference 2: our CUDA engine vs HF transformers on the same weights (the 8B shape cut to 4 layers, F16).
+  small=$W/llama-3.1-8b-4l-f16.gguf
+  [ -f "$small" ] || { stamp "make-model llama-3.1-8b-4l f16"; emovec make-model --preset llama-3.1-8b-4l --type f16 --seed 0 -o "$small"; }
+  [ -f "$W/hf-4l/config.json" ] || { stamp "export to HF"; python3 "$root/tools/hf-reference/export_hf.py" "$small" "$W/hf-4l"; }
+  python3 - > "$W/ab-prompts.jsonl" <<'PY'
+import json
+pairs = [("go hiking in the hills", "stay home and read a book"), ("visit a crowded market", "walk alone by the sea"),
+         ("cook dinner for friends", "fix an old bicycle"), ("learn a new language", "clean the garage"),
+         ("paint a small picture", "answer a pile of emails"), ("watch a thunderstorm", "plant tomatoes"),
+         ("sing in a choir", "sort old photographs"), ("bake bread at dawn", "swim in a cold lake")]
+for i, (a, b) in enumerate(pairs):
+    text = f"Which would you prefer? Option A: {a}. Option B: {b}. Answer: ("
+    print(json.dumps({"id": f"ab{i}", "text": text, "steer_text": a if i % 2 == 0 else b}))
+PY
+  python3 -c "import numpy as np; v=np.random.default_rng(0).standard_normal(4096); np.save('$W/v.npy', (v/np.linalg.norm(v)).astype('<f4')[None])"
+  stamp "emovec capture (CUDA): plain, every layer and position"
+  emovec capture --model "$small" -p "$W/ab-prompts.jsonl" -o "$W/cap-plain" --layers all --reduce rows --logits all
+  stamp "emovec capture (CUDA): steered on one option's tokens, 16-token micro-batches"
+  emovec capture --model "$small" -p "$W/ab-prompts.jsonl" -o "$W/cap-steered" --layers all --reduce rows --logits all \
+    --ubatch 16 --steer "$W/v.npy" --steer-layer 1 --alpha-norm 1.0
+  stamp "HF transformers (float32) on the same weights"
+  python3 "$root/tools/hf-reference/compare.py" "$W/hf-4l" "$W/cap-plain" "$W/cap-steered" "$W/v.npy" | tee "$W/results/hf-compare.json"
+  # Overhead of the hooks on the full 8B shape
+  stamp "emovec bench (hook overhead) on $model"
+  emovec bench --model "$model" -o "$W/results/bench-hooks.json" | tee "$W/results/bench-hooks.txt"
+}
+
+for job in ${JOBS:-hooks generate}; do
+  stamp "job $job"
+  "job_$job" || stamp "job $job FAILED"
+done
 stamp "DONE"
 echo "DONE"

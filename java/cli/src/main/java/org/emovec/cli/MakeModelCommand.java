@@ -20,7 +20,7 @@ import picocli.CommandLine.Spec;
 final class MakeModelCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--preset", defaultValue = "tiny", description = "tiny or llama-3.1-8b (default: ${DEFAULT-VALUE})")
+    @Option(names = "--preset", defaultValue = "tiny", description = "tiny, llama-3.1-8b or llama-3.1-8b-4l (default: ${DEFAULT-VALUE})")
     String preset;
 
     @Option(names = "--type", defaultValue = "f32", description = "f32, f16, bf16, q8_0 or q4_k_m (quantized by llama.cpp) (default: ${DEFAULT-VALUE})")

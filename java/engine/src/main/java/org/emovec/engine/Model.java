@@ -90,6 +90,35 @@ public final class Model implements AutoCloseable {
         return new String(buf, 0, n, StandardCharsets.UTF_8);
     }
 
+    /**
+     * The token positions [from, to) that spell the first occurrence of part in text, where tokens is text's
+     * tokenization: every token whose bytes overlap part's. This is how a steering span is given as words
+     * (e.g. the steered option of an A/B prompt).
+     */
+    public Span spanOf(int[] tokens, String text, String part) {
+        int at = text.indexOf(part);
+        if (at < 0) throw new EmovecException("'" + part + "' does not occur in the prompt '" + text + "'");
+        int a = text.substring(0, at).getBytes(StandardCharsets.UTF_8).length;
+        int b = a + part.getBytes(StandardCharsets.UTF_8).length;
+        int offset = 0, from = -1, to = -1;
+        byte[] piece = new byte[256];
+        java.io.ByteArrayOutputStream spelled = new java.io.ByteArrayOutputStream();
+        for (int i = 0; i < tokens.length; i++) {
+            int n = llama_token_to_piece(vocab, tokens[i], piece, piece.length, 0, false);
+            if (n < 0) throw new EmovecException("token " + tokens[i] + " has a piece longer than " + piece.length + " bytes");
+            spelled.write(piece, 0, n);
+            if (n > 0 && offset < b && offset + n > a) {
+                if (from < 0) from = i;
+                to = i + 1;
+            }
+            offset += n;
+        }
+        if (!java.util.Arrays.equals(spelled.toByteArray(), text.getBytes(StandardCharsets.UTF_8))) {
+            throw new EmovecException("the tokens do not spell the prompt text back exactly, so '" + part + "' cannot be located by token");
+        }
+        return Span.of(from, to);
+    }
+
     /** The model's chat template text from its GGUF metadata, or null when it has none. */
     public String chatTemplate() {
         BytePointer t = llama_model_chat_template(live(), (BytePointer) null);

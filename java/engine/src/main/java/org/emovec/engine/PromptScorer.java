@@ -124,9 +124,11 @@ public final class PromptScorer implements AutoCloseable {
         for (int s = 0; s < group.size(); s++) {
             ScoreRequest r = group.get(s);
             Captured captured = hooks.finish(s);
-            float[] lastRow = row(last[s]);
             float[] cand = new float[r.candidates().length];
-            for (int c = 0; c < cand.length; c++) cand[c] = lastRow[r.candidates()[c]];
+            if (cand.length > 0) {
+                float[] lastRow = row(last[s]);
+                for (int c = 0; c < cand.length; c++) cand[c] = lastRow[r.candidates()[c]];
+            }
             float[][] all = null;
             if (r.allLogits()) {
                 all = new float[r.tokens().length][];

@@ -58,9 +58,7 @@ public final class GgufWriter {
     }
 
     public void write(Path target) throws IOException {
-        Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".partial");
+        Path tmp = org.emovec.io.AtomicFiles.tempFor(target);
         try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             writeHeader(out);
             for (Entry e : tensors) {

@@ -12,7 +12,9 @@ public enum ModelPreset {
     /** A few layers, narrow: tests, the demo, the plain-Java reference. Output tied to the embeddings. */
     TINY("tiny", 4, 64, 4, 2, 192, 8192, true),
     /** Exactly Llama 3.1 8B's shape (32 layers, 4096 wide, GQA 32/8, FFN 14336, Llama 3 RoPE scaling). */
-    LLAMA_3_1_8B("llama-3.1-8b", 32, 4096, 32, 8, 14336, 131072, false);
+    LLAMA_3_1_8B("llama-3.1-8b", 32, 4096, 32, 8, 14336, 131072, false),
+    /** The 8B shape cut to 4 layers: references against HF transformers on the GPU at full width, quickly. */
+    LLAMA_3_1_8B_4L("llama-3.1-8b-4l", 4, 4096, 32, 8, 14336, 131072, false);
 
     public final String id;
     public final int layers;

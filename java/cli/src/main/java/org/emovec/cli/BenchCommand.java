@@ -1,0 +1,150 @@
+package org.emovec.cli;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.function.Function;
+import java.util.stream.IntStream;
+
+import org.emovec.engine.BatchGenerator;
+import org.emovec.engine.CaptureRequest;
+import org.emovec.engine.GenerationRequest;
+import org.emovec.engine.GeneratorOptions;
+import org.emovec.engine.Model;
+import org.emovec.engine.PromptScorer;
+import org.emovec.engine.Sampling;
+import org.emovec.engine.ScoreRequest;
+import org.emovec.engine.ScorerOptions;
+import org.emovec.engine.Span;
+import org.emovec.engine.Steering;
+import org.emovec.io.AtomicFiles;
+import org.emovec.model.DefaultModel;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Measure what the hook layer costs, in one run on one model: prefill (prompt scoring) and batched decode",
+                "throughput with no hook, capture of one layer, capture of every layer, and steering on token spans.",
+                "Figures are printed as a table and written as JSON; compare conditions within one run, never across machines."})
+final class BenchCommand implements Callable<Integer> {
+    @Option(names = {"-m", "--model"}, description = "GGUF model (default: the embedded tiny random model)")
+    Path model;
+
+    @Option(names = "--gpu-layers", defaultValue = "-1", description = "layers on the GPU, -1 all (default: ${DEFAULT-VALUE})")
+    int gpuLayers;
+
+    @Option(names = "--prompts", defaultValue = "256", description = "prefill: prompts scored (default: ${DEFAULT-VALUE})")
+    int prompts;
+
+    @Option(names = "--prompt-tokens", defaultValue = "256", description = "prefill: tokens per prompt (default: ${DEFAULT-VALUE})")
+    int promptTokens;
+
+    @Option(names = "--sequences", defaultValue = "32", description = "prefill: prompts per llama_decode (default: ${DEFAULT-VALUE})")
+    int sequences;
+
+    @Option(names = "--parallel", defaultValue = "256", description = "decode: sequences decoded together (default: ${DEFAULT-VALUE})")
+    int parallel;
+
+    @Option(names = "--gen-tokens", defaultValue = "128", description = "decode: new tokens per sequence (default: ${DEFAULT-VALUE})")
+    int genTokens;
+
+    @Option(names = "--layer", description = "the one captured / steered layer (default: about 2/3 of the depth)")
+    Integer layer;
+
+    @Option(names = {"-o", "--out"}, description = "write the figures as JSON here")
+    Path out;
+
+    @Option(names = "--debug", description = "print stack traces")
+    boolean debug;
+
+    @Override
+    public Integer call() throws Exception {
+        Path modelPath = model != null ? model : DefaultModel.tiny();
+        Map<String, Object> report = new LinkedHashMap<>();
+        try (Model m = Model.load(modelPath, gpuLayers)) {
+            int l = layer != null ? layer : Math.max(0, (int) Math.round(m.layers() * 2.0 / 3) - 1);
+            int[] all = IntStream.range(0, m.layers()).toArray();
+            float[] v = new float[m.width()];
+            Random r = new Random(1);
+            for (int i = 0; i < v.length; i++) v[i] = (float) (r.nextGaussian() / Math.sqrt(v.length));
+            report.put("model", modelPath.toString());
+            report.put("model_description", m.description());
+            report.put("layer", l);
+            System.out.printf("model %s, captured/steered layer %d (layer L = l_out-L = HF hidden_states[L+1])%n", m.description(), l);
+
+            List<int[]> texts = new ArrayList<>();
+            for (int i = 0; i < prompts; i++) texts.add(tokens(m, i, promptTokens));
+            Map<String, Function<ScoreRequest, ScoreRequest>> prefill = new LinkedHashMap<>();
+            prefill.put("no hook", q -> q);
+            prefill.put("capture 1 layer", q -> q.withCapture(CaptureRequest.mean(Span.all(), l)));
+            prefill.put("capture all layers", q -> q.withCapture(CaptureRequest.mean(Span.all(), all)));
+            prefill.put("steer a 16-token span", q -> q.withSteering(List.of(new Steering(l, v, 1.0, Span.of(promptTokens / 2, promptTokens / 2 + 16)))));
+            prefill.put("no hook (again)", q -> q);
+            Map<String, Double> prefillRates = new LinkedHashMap<>();
+            try (PromptScorer s = new PromptScorer(m, ScorerOptions.defaults().withSequences(sequences).withBatch(sequences * promptTokens, 512))) {
+                s.score(List.of(ScoreRequest.of("warmup", texts.get(0)))); // first-use allocations out of the timing
+                for (var e : prefill.entrySet()) {
+                    List<ScoreRequest> qs = new ArrayList<>();
+                    for (int i = 0; i < texts.size(); i++) qs.add(e.getValue().apply(ScoreRequest.of("p" + i, texts.get(i))));
+                    long t0 = System.nanoTime();
+                    s.score(qs);
+                    double rate = (double) prompts * promptTokens / ((System.nanoTime() - t0) / 1e9);
+                    prefillRates.put(e.getKey(), rate);
+                }
+            }
+            Map<String, Function<GenerationRequest, GenerationRequest>> decode = new LinkedHashMap<>();
+            decode.put("no hook", q -> q);
+            decode.put("capture 1 layer", q -> q.withCapture(CaptureRequest.mean(Span.all(), l)));
+            decode.put("capture all layers", q -> q.withCapture(CaptureRequest.mean(Span.all(), all)));
+            decode.put("steer the generated span", q -> q.withSteering(List.of(new Steering(l, v, 1.0, Span.from(q.prompt().length)))));
+            decode.put("no hook (again)", q -> q);
+            Map<String, Double> decodeRates = new LinkedHashMap<>();
+            int promptLen = 64;
+            GeneratorOptions go = new GeneratorOptions(parallel, promptLen + genTokens + 8, Math.max(2048, parallel), 0, true, GeneratorOptions.Sampler.HOST);
+            try (BatchGenerator g = new BatchGenerator(m, go).captureLayers(all)) {
+                g.generateAll(List.of(new GenerationRequest("warmup", tokens(m, 0, promptLen), Sampling.defaults(0), 4)));
+                for (var e : decode.entrySet()) {
+                    List<GenerationRequest> qs = new ArrayList<>();
+                    for (int i = 0; i < parallel; i++) qs.add(e.getValue().apply(new GenerationRequest("g" + i, tokens(m, 1000 + i, promptLen), Sampling.defaults(i), genTokens)));
+                    long before = g.stats().decodeOnlyTokens, beforeNs = g.stats().decodeOnlyNanos;
+                    g.generateAll(qs);
+                    decodeRates.put(e.getKey(), (g.stats().decodeOnlyTokens - before) / ((g.stats().decodeOnlyNanos - beforeNs) / 1e9));
+                }
+            }
+            report.put("prefill_tokens_per_second", prefillRates);
+            report.put("decode_tokens_per_second", decodeRates);
+            print("prefill (" + prompts + " prompts x " + promptTokens + " tokens, " + sequences + " per decode)", prefillRates);
+            print("decode (" + parallel + " sequences, " + promptLen + " prompt + " + genTokens + " new tokens, sampling on; decode-only steps)", decodeRates);
+        }
+        if (out != null) AtomicFiles.writeString(out, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(report));
+        return 0;
+    }
+
+    private static void print(String title, Map<String, Double> rates) {
+        double base = rates.values().iterator().next();
+        System.out.println(title);
+        System.out.printf("  %-26s %12s %9s%n", "condition", "tok/s", "vs none");
+        rates.forEach((k, v) -> System.out.printf("  %-26s %12.0f %8.1f%%%n", k, v, 100 * v / base));
+    }
+
+    /** n tokens of plain text, different for each index (BOS first). */
+    static int[] tokens(Model m, int index, int n) {
+        String[] words = ("the river carried old light across the valley while children counted boats and their parents argued "
+                + "softly about bread weather letters trains music gardens winter roads lamps windows stones bridges clocks songs maps").split(" ");
+        StringBuilder sb = new StringBuilder();
+        int[] t = new int[0];
+        for (int j = 0; t.length < n; j += 16) {
+            for (int k = 0; k < 16; k++) sb.append(words[(index * 7 + j + k * 3) % words.length]).append(' ');
+            t = m.tokenize(sb.toString(), true, false);
+        }
+        return Arrays.copyOf(t, n);
+    }
+}
