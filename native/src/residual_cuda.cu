@@ -5,6 +5,9 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <cstring>
+
 namespace {
 
 constexpr int kThreads = 256;
