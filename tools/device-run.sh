@@ -138,7 +138,7 @@ PY
   emovec capture --model "$small" -p "$W/ab-prompts.jsonl" -o "$W/cap-plain" --layers all --reduce rows --logits all
   stamp "emovec capture (CUDA): steered on one option's tokens, 16-token micro-batches"
   emovec capture --model "$small" -p "$W/ab-prompts.jsonl" -o "$W/cap-steered" --layers all --reduce rows --logits all \
-    --ubatch 16 --steer "$W/v.npy" --steer-layer 1 --alpha-norm 1.0
+    --ubatch 16 --steer "$W/v.npy" --steer-layer 1 --alpha-norm 0.5
   stamp "HF transformers (float32) on the same weights"
   python3 "$root/tools/hf-reference/compare.py" "$W/hf-4l" "$W/cap-plain" "$W/cap-steered" "$W/v.npy" | tee "$W/results/hf-compare.json"
   # Overhead of the hooks on the full 8B shape

@@ -42,6 +42,9 @@ void emovec_hooks_begin(struct emovec_hooks * hooks, int32_t n, const int32_t * 
                         const int8_t * want_logits, int32_t n_ubatch, bool split_equal);
 // After llama_decode: "" or what went wrong in the hooks (then no capture or steering of that decode can be trusted).
 const char * emovec_hooks_error(const struct emovec_hooks * hooks);
+// Diagnostics: flags 1 = the residual hook asks llama.cpp for its tensors (splitting the graph there) but does
+// no work, which isolates the cost of the split from the cost of capture and steering.
+void emovec_hooks_diagnostics(struct emovec_hooks * hooks, int32_t flags);
 // Logits rows reduced since emovec_hooks_begin.
 int32_t emovec_hooks_rows(const struct emovec_hooks * hooks);
 

@@ -99,7 +99,7 @@ void on_residual(emovec_hooks * h, ggml_tensor * t, int32_t layer) {
         h->positions_checked = false;
     }
     h->last_layer = layer;
-    if (!h->error.empty()) return;
+    if (!h->error.empty() || (h->diagnostics & 1) != 0) return;
     if (h->ubatch >= (int32_t) h->ubatches.size()) {
         fail(h, "llama.cpp evaluated more ubatches than the batch described to emovec_hooks_begin splits into");
         return;
@@ -189,6 +189,8 @@ void emovec_hooks_begin(struct emovec_hooks * h, int32_t n, const int32_t * pos,
     const bool residual = !h->capture_layers.empty() || !h->steers.empty();
     h->ubatches = residual ? emovec::plan_ubatches(h->batch, n_ubatch, split_equal) : std::vector<std::vector<int32_t>>{};
 }
+
+void emovec_hooks_diagnostics(struct emovec_hooks * h, int32_t flags) { h->diagnostics = flags; }
 
 const char * emovec_hooks_error(const struct emovec_hooks * h) { return h->error.c_str(); }
 

@@ -59,6 +59,7 @@ struct emovec_hooks {
     int32_t last_layer = 1 << 30;               // last hooked layer seen in it
     bool positions_checked = false;
     std::string error;                          // first problem of this decode; "" when none
+    int32_t diagnostics = 0;                    // see emovec_hooks_diagnostics
 
     // --- residual stream (residual.cpp) ---
     int32_t n_embd = 0, n_layer = 0;

@@ -1,6 +1,7 @@
 // Residual-stream kernels for the eval hook (see residual.cpp): steering adds coef * vector to chosen rows in
 // place; capture sums chosen rows, and their norms, into per-(sequence, layer) accumulators that stay on the
-// device until read. Each accumulator is summed by one block over its rows in order: deterministic, no atomics.
+// device until read: chunks of a few rows are summed in parallel, then each sequence adds its chunks in order
+// (deterministic, no atomics).
 #include "hooks.h"
 
 #include <cuda_runtime.h>
@@ -11,6 +12,7 @@
 namespace {
 
 constexpr int kThreads = 256;
+constexpr int kChunkRows = 4; // rows per capture chunk: enough blocks to fill the GPU when few sequences hold many rows
 
 __global__ void steer_kernel(float * x, int64_t n_embd, const int32_t * row_vector, const float * row_coef, const float * vectors) {
     const int64_t r = blockIdx.x;
@@ -22,33 +24,52 @@ __global__ void steer_kernel(float * x, int64_t n_embd, const int32_t * row_vect
     }
 }
 
-__global__ void sum_kernel(const float * x, int64_t n_embd, const int32_t * slot, const int32_t * begin, const int32_t * rows, float * acc) {
-    const int32_t s = blockIdx.x;
-    const int64_t j = (int64_t) blockIdx.y * kThreads + threadIdx.x;
-    if (j >= n_embd) return;
-    float sum = 0.0f;
-    for (int32_t i = begin[s]; i < begin[s + 1]; ++i) sum += x[(int64_t) rows[i] * n_embd + j];
-    acc[(int64_t) slot[s] * n_embd + j] += sum;
-}
-
-__global__ void norm_kernel(const float * x, int64_t n_embd, const int32_t * slot, const int32_t * begin, const int32_t * rows, float * norms) {
-    __shared__ float part[kThreads];
-    const int32_t s = blockIdx.x;
-    float total = 0.0f;
-    for (int32_t i = begin[s]; i < begin[s + 1]; ++i) {
-        const float * row = x + (int64_t) rows[i] * n_embd;
-        float sq = 0.0f;
-        for (int64_t j = threadIdx.x; j < n_embd; j += kThreads) sq += row[j] * row[j];
-        part[threadIdx.x] = sq;
-        __syncthreads();
-        for (int w = kThreads / 2; w > 0; w /= 2) {
-            if ((int) threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-            __syncthreads();
+// Capture, pass 1: each block takes one chunk of at most kChunkRows rows of one sequence and writes the
+// chunk's column sums to partial[chunk] and the sum of its rows' norms to chunk_norm[chunk].
+__global__ void partial_kernel(const float * x, int64_t n_embd, const int32_t * chunk_begin, const int32_t * rows,
+                               float * partial, float * chunk_norm) {
+    __shared__ float part[kChunkRows][kThreads];
+    const int32_t c = blockIdx.x, first = chunk_begin[c], n = chunk_begin[c + 1] - first;
+    float sq[kChunkRows] = {};
+    for (int64_t j = threadIdx.x; j < n_embd; j += kThreads) {
+        float s = 0.0f;
+        for (int r = 0; r < n; ++r) {
+            const float v = x[(int64_t) rows[first + r] * n_embd + j];
+            s += v;
+            sq[r] += v * v;
         }
-        total += sqrtf(part[0]);
+        partial[(int64_t) c * n_embd + j] = s;
+    }
+    for (int r = 0; r < kChunkRows; ++r) part[r][threadIdx.x] = sq[r];
+    __syncthreads();
+    for (int w = kThreads / 2; w > 0; w /= 2) {
+        if ((int) threadIdx.x < w) {
+            for (int r = 0; r < kChunkRows; ++r) part[r][threadIdx.x] += part[r][threadIdx.x + w];
+        }
         __syncthreads();
     }
-    if (threadIdx.x == 0) norms[slot[s]] += total;
+    if (threadIdx.x == 0) {
+        float total = 0.0f;
+        for (int r = 0; r < n; ++r) total += sqrtf(part[r][0]);
+        chunk_norm[c] = total;
+    }
+}
+
+// Capture, pass 2: each sequence adds its chunks, in order, to its accumulators (deterministic, no atomics).
+__global__ void combine_kernel(int64_t n_embd, const int32_t * slot, const int32_t * slot_chunks, const float * partial,
+                               const float * chunk_norm, float * acc, float * norms) {
+    const int32_t s = blockIdx.x;
+    const int64_t j = (int64_t) blockIdx.y * kThreads + threadIdx.x;
+    if (j < n_embd) {
+        float sum = 0.0f;
+        for (int32_t c = slot_chunks[s]; c < slot_chunks[s + 1]; ++c) sum += partial[(int64_t) c * n_embd + j];
+        acc[(int64_t) slot[s] * n_embd + j] += sum;
+    }
+    if (blockIdx.y == 0 && threadIdx.x == 0) {
+        float total = 0.0f;
+        for (int32_t c = slot_chunks[s]; c < slot_chunks[s + 1]; ++c) total += chunk_norm[c];
+        norms[slot[s]] += total;
+    }
 }
 
 struct Scratch {
@@ -57,8 +78,11 @@ struct Scratch {
     int64_t vectors_version = -1;
     float * acc = nullptr;   // n_acc x n_embd sums, then n_acc norm sums
     int64_t n_acc = 0, n_embd = 0;
-    void * plan = nullptr;
+    void * plan = nullptr;          // device copy of the plan
+    int32_t * plan_host = nullptr;  // pinned staging for it
     size_t plan_size = 0;
+    float * partial = nullptr;      // capture chunks' partial sums, then their norm sums
+    size_t partial_size = 0;
 };
 
 std::string check(cudaError_t e, const char * what) {
@@ -97,24 +121,36 @@ std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, i
         TRY(cudaMemcpyAsync(s->vectors, vectors, (size_t) n_vectors * n_embd * sizeof(float), cudaMemcpyHostToDevice, s->stream));
         s->vectors_version = vectors_version;
     }
-    // the plan, packed into one upload: row_vector, row_coef, cap_slot, cap_begin, row_list
-    const int32_t n_slots = plan.n_cap_slots, n_list = plan.cap_begin[n_slots];
-    const size_t words = (size_t) 2 * n_rows + n_slots + (n_slots + 1) + n_list;
-    std::vector<int32_t> host(words);
-    int32_t * p = host.data();
-    std::copy(plan.row_vector, plan.row_vector + n_rows, p);
-    std::memcpy(p + n_rows, plan.row_coef, n_rows * sizeof(float));
-    std::copy(plan.cap_slot, plan.cap_slot + n_slots, p + 2 * n_rows);
-    std::copy(plan.cap_begin, plan.cap_begin + n_slots + 1, p + 2 * n_rows + n_slots);
-    std::copy(plan.row_list, plan.row_list + n_list, p + 2 * n_rows + 2 * n_slots + 1);
+    // capture chunks: each sequence's rows cut into runs of at most kChunkRows
+    const int32_t n_slots = plan.n_cap_slots;
+    std::vector<int32_t> chunk_begin, slot_chunks{0};
+    for (int32_t g = 0; g < n_slots; ++g) {
+        for (int32_t r = plan.cap_begin[g]; r < plan.cap_begin[g + 1]; r += kChunkRows) chunk_begin.push_back(r);
+        slot_chunks.push_back((int32_t) chunk_begin.size());
+    }
+    const int32_t n_chunks = (int32_t) chunk_begin.size(), n_list = plan.cap_begin[n_slots];
+    chunk_begin.push_back(n_list);
+    // the plan, packed into one upload: row_vector, row_coef, cap_slot, slot_chunks, chunk_begin, row_list
+    const size_t words = (size_t) 2 * n_rows + n_slots + (n_slots + 1) + (n_chunks + 1) + n_list;
     if (s->plan_size < words * sizeof(int32_t)) {
         if (s->plan != nullptr) cudaFree(s->plan);
+        if (s->plan_host != nullptr) cudaFreeHost(s->plan_host);
         s->plan = nullptr;
+        s->plan_host = nullptr;
         s->plan_size = 0;
         TRY(cudaMalloc(&s->plan, words * sizeof(int32_t) * 2));
+        TRY(cudaMallocHost(&s->plan_host, words * sizeof(int32_t) * 2));
         s->plan_size = words * sizeof(int32_t) * 2;
     }
-    TRY(cudaMemcpyAsync(s->plan, host.data(), words * sizeof(int32_t), cudaMemcpyHostToDevice, s->stream));
+    int32_t * p = s->plan_host;
+    std::copy(plan.row_vector, plan.row_vector + n_rows, p);
+    std::memcpy(p + n_rows, plan.row_coef, n_rows * sizeof(float));
+    int32_t * q = p + 2 * n_rows;
+    q = std::copy(plan.cap_slot, plan.cap_slot + n_slots, q);
+    q = std::copy(slot_chunks.begin(), slot_chunks.end(), q);
+    q = std::copy(chunk_begin.begin(), chunk_begin.end(), q);
+    std::copy(plan.row_list, plan.row_list + n_list, q);
+    TRY(cudaMemcpyAsync(s->plan, p, words * sizeof(int32_t), cudaMemcpyHostToDevice, s->stream));
     const auto * d = static_cast<const int32_t *>(s->plan);
     const unsigned chunks = (unsigned) ((n_embd + kThreads - 1) / kThreads);
     if (steer) {
@@ -124,11 +160,22 @@ std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, i
     }
     if (n_slots > 0) {
         const int32_t * slot = d + 2 * n_rows;
-        const int32_t * begin = slot + n_slots;
-        const int32_t * list = begin + n_slots + 1;
-        sum_kernel<<<dim3((unsigned) n_slots, chunks), kThreads, 0, s->stream>>>(d_x, n_embd, slot, begin, list, s->acc);
+        const int32_t * d_slot_chunks = slot + n_slots;
+        const int32_t * d_chunk_begin = d_slot_chunks + n_slots + 1;
+        const int32_t * list = d_chunk_begin + n_chunks + 1;
+        const size_t need = (size_t) n_chunks * (n_embd + 1) * sizeof(float);
+        if (s->partial_size < need) {
+            if (s->partial != nullptr) cudaFree(s->partial);
+            s->partial = nullptr;
+            s->partial_size = 0;
+            TRY(cudaMalloc(&s->partial, need * 2));
+            s->partial_size = need * 2;
+        }
+        float * chunk_norm = s->partial + (size_t) n_chunks * n_embd;
+        partial_kernel<<<(unsigned) n_chunks, kThreads, 0, s->stream>>>(d_x, n_embd, d_chunk_begin, list, s->partial, chunk_norm);
         TRY(cudaPeekAtLastError());
-        norm_kernel<<<(unsigned) n_slots, kThreads, 0, s->stream>>>(d_x, n_embd, slot, begin, list, s->acc + s->n_acc * n_embd);
+        combine_kernel<<<dim3((unsigned) n_slots, chunks), kThreads, 0, s->stream>>>(n_embd, slot, d_slot_chunks, s->partial, chunk_norm,
+                                                                                      s->acc, s->acc + s->n_acc * n_embd);
         TRY(cudaPeekAtLastError());
     }
     // llama.cpp's next node may overwrite or read this tensor as soon as the hook returns
@@ -166,6 +213,8 @@ void emovec_cuda_residual_free(void * scratch) {
     if (s->vectors != nullptr) cudaFree(s->vectors);
     if (s->acc != nullptr) cudaFree(s->acc);
     if (s->plan != nullptr) cudaFree(s->plan);
+    if (s->plan_host != nullptr) cudaFreeHost(s->plan_host);
+    if (s->partial != nullptr) cudaFree(s->partial);
     if (s->stream != nullptr) cudaStreamDestroy(s->stream);
     delete s;
 }

@@ -104,7 +104,7 @@ def main(gguf, out_dir):
         sd[h + "mlp.down_proj.weight"] = t[b + "ffn_down.weight"]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    save_file({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()}, str(out / "model.safetensors"))
+    save_file({k: torch.from_numpy(np.array(v)) for k, v in sd.items()}, str(out / "model.safetensors"))
     rope = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
             "original_max_position_embeddings": 8192}
     config = {

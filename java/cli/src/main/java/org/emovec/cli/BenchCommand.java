@@ -56,6 +56,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--gen-tokens", defaultValue = "128", description = "decode: new tokens per sequence (default: ${DEFAULT-VALUE})")
     int genTokens;
 
+    @Option(names = "--repeats", defaultValue = "2", description = "rounds over all conditions; each figure is the best round (default: ${DEFAULT-VALUE})")
+    int repeats;
+
     @Option(names = "--layer", description = "the one captured / steered layer (default: about 2/3 of the depth)")
     Integer layer;
 
@@ -82,57 +85,66 @@ final class BenchCommand implements Callable<Integer> {
 
             List<int[]> texts = new ArrayList<>();
             for (int i = 0; i < prompts; i++) texts.add(tokens(m, i, promptTokens));
-            Map<String, Function<ScoreRequest, ScoreRequest>> prefill = new LinkedHashMap<>();
-            prefill.put("no hook", q -> q);
-            prefill.put("capture 1 layer", q -> q.withCapture(CaptureRequest.mean(Span.all(), l)));
-            prefill.put("capture all layers", q -> q.withCapture(CaptureRequest.mean(Span.all(), all)));
-            prefill.put("steer a 16-token span", q -> q.withSteering(List.of(new Steering(l, v, 1.0, Span.of(promptTokens / 2, promptTokens / 2 + 16)))));
-            prefill.put("no hook (again)", q -> q);
-            Map<String, Double> prefillRates = new LinkedHashMap<>();
-            try (PromptScorer s = new PromptScorer(m, ScorerOptions.defaults().withSequences(sequences).withBatch(sequences * promptTokens, 512))) {
-                s.score(List.of(ScoreRequest.of("warmup", texts.get(0)))); // first-use allocations out of the timing
-                for (var e : prefill.entrySet()) {
-                    List<ScoreRequest> qs = new ArrayList<>();
-                    for (int i = 0; i < texts.size(); i++) qs.add(e.getValue().apply(ScoreRequest.of("p" + i, texts.get(i))));
-                    long t0 = System.nanoTime();
-                    s.score(qs);
-                    double rate = (double) prompts * promptTokens / ((System.nanoTime() - t0) / 1e9);
-                    prefillRates.put(e.getKey(), rate);
-                }
-            }
-            Map<String, Function<GenerationRequest, GenerationRequest>> decode = new LinkedHashMap<>();
-            decode.put("no hook", q -> q);
-            decode.put("capture 1 layer", q -> q.withCapture(CaptureRequest.mean(Span.all(), l)));
-            decode.put("capture all layers", q -> q.withCapture(CaptureRequest.mean(Span.all(), all)));
-            decode.put("steer the generated span", q -> q.withSteering(List.of(new Steering(l, v, 1.0, Span.from(q.prompt().length)))));
-            decode.put("no hook (again)", q -> q);
-            Map<String, Double> decodeRates = new LinkedHashMap<>();
+            // Each condition: a transformation of the requests, and whether the hook only splits the graph (no work).
+            List<Condition<ScoreRequest>> prefill = List.of(
+                    new Condition<>("no hook", q -> q, false),
+                    new Condition<>("split at 1 layer, no work", q -> q.withCapture(CaptureRequest.mean(Span.all(), l)), true),
+                    new Condition<>("capture 1 layer", q -> q.withCapture(CaptureRequest.mean(Span.all(), l)), false),
+                    new Condition<>("split at all layers, no work", q -> q.withCapture(CaptureRequest.mean(Span.all(), all)), true),
+                    new Condition<>("capture all layers", q -> q.withCapture(CaptureRequest.mean(Span.all(), all)), false),
+                    new Condition<>("steer a 16-token span", q -> q.withSteering(List.of(new Steering(l, v, 1.0, Span.of(promptTokens / 2, promptTokens / 2 + 16)))), false));
             int promptLen = 64;
+            List<Condition<GenerationRequest>> decode = List.of(
+                    new Condition<>("no hook", q -> q, false),
+                    new Condition<>("split at 1 layer, no work", q -> q.withCapture(CaptureRequest.mean(Span.all(), l)), true),
+                    new Condition<>("capture 1 layer", q -> q.withCapture(CaptureRequest.mean(Span.all(), l)), false),
+                    new Condition<>("split at all layers, no work", q -> q.withCapture(CaptureRequest.mean(Span.all(), all)), true),
+                    new Condition<>("capture all layers", q -> q.withCapture(CaptureRequest.mean(Span.all(), all)), false),
+                    new Condition<>("steer the generated span", q -> q.withSteering(List.of(new Steering(l, v, 1.0, Span.from(q.prompt().length)))), false));
+            Map<String, Double> prefillRates = new LinkedHashMap<>(), decodeRates = new LinkedHashMap<>();
             GeneratorOptions go = new GeneratorOptions(parallel, promptLen + genTokens + 8, Math.max(2048, parallel), 0, true, GeneratorOptions.Sampler.HOST);
-            try (BatchGenerator g = new BatchGenerator(m, go).captureLayers(all)) {
-                g.generateAll(List.of(new GenerationRequest("warmup", tokens(m, 0, promptLen), Sampling.defaults(0), 4)));
-                for (var e : decode.entrySet()) {
-                    List<GenerationRequest> qs = new ArrayList<>();
-                    for (int i = 0; i < parallel; i++) qs.add(e.getValue().apply(new GenerationRequest("g" + i, tokens(m, 1000 + i, promptLen), Sampling.defaults(i), genTokens)));
-                    long before = g.stats().decodeOnlyTokens, beforeNs = g.stats().decodeOnlyNanos;
-                    g.generateAll(qs);
-                    decodeRates.put(e.getKey(), (g.stats().decodeOnlyTokens - before) / ((g.stats().decodeOnlyNanos - beforeNs) / 1e9));
+            for (int round = 0; round < repeats; round++) {
+                for (Condition<ScoreRequest> c : prefill) {
+                    System.setProperty("emovec.hookDiagnostics", c.splitOnly() ? "1" : "0");
+                    try (PromptScorer s = new PromptScorer(m, ScorerOptions.defaults().withSequences(sequences).withBatch(sequences * promptTokens, 512))) {
+                        s.score(List.of(c.apply().apply(ScoreRequest.of("warmup", texts.get(0))))); // first-use allocations out of the timing
+                        List<ScoreRequest> qs = new ArrayList<>();
+                        for (int i = 0; i < texts.size(); i++) qs.add(c.apply().apply(ScoreRequest.of("p" + i, texts.get(i))));
+                        long t0 = System.nanoTime();
+                        s.score(qs);
+                        double rate = (double) prompts * promptTokens / ((System.nanoTime() - t0) / 1e9);
+                        prefillRates.merge(c.name(), rate, Math::max);
+                    }
+                }
+                for (Condition<GenerationRequest> c : decode) {
+                    System.setProperty("emovec.hookDiagnostics", c.splitOnly() ? "1" : "0");
+                    try (BatchGenerator g = new BatchGenerator(m, go).captureLayers(all)) {
+                        g.generateAll(List.of(new GenerationRequest("warmup", tokens(m, 0, promptLen), Sampling.defaults(0), 4)));
+                        List<GenerationRequest> qs = new ArrayList<>();
+                        for (int i = 0; i < parallel; i++) qs.add(c.apply().apply(new GenerationRequest("g" + i, tokens(m, 1000 + i, promptLen), Sampling.defaults(i), genTokens)));
+                        long before = g.stats().decodeOnlyTokens, beforeNs = g.stats().decodeOnlyNanos;
+                        g.generateAll(qs);
+                        decodeRates.merge(c.name(), (g.stats().decodeOnlyTokens - before) / ((g.stats().decodeOnlyNanos - beforeNs) / 1e9), Math::max);
+                    }
                 }
             }
+            System.clearProperty("emovec.hookDiagnostics");
             report.put("prefill_tokens_per_second", prefillRates);
             report.put("decode_tokens_per_second", decodeRates);
-            print("prefill (" + prompts + " prompts x " + promptTokens + " tokens, " + sequences + " per decode)", prefillRates);
-            print("decode (" + parallel + " sequences, " + promptLen + " prompt + " + genTokens + " new tokens, sampling on; decode-only steps)", decodeRates);
+            print("prefill, best of " + repeats + " (" + prompts + " prompts x " + promptTokens + " tokens, " + sequences + " per decode)", prefillRates);
+            print("decode, best of " + repeats + " (" + parallel + " sequences, " + promptLen + " prompt + " + genTokens + " new tokens, sampling on; decode-only steps)", decodeRates);
         }
         if (out != null) AtomicFiles.writeString(out, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(report));
         return 0;
     }
 
+    record Condition<T>(String name, Function<T, T> apply, boolean splitOnly) {}
+
     private static void print(String title, Map<String, Double> rates) {
         double base = rates.values().iterator().next();
         System.out.println(title);
-        System.out.printf("  %-26s %12s %9s%n", "condition", "tok/s", "vs none");
-        rates.forEach((k, v) -> System.out.printf("  %-26s %12.0f %8.1f%%%n", k, v, 100 * v / base));
+        System.out.printf("  %-30s %12s %9s%n", "condition", "tok/s", "vs none");
+        rates.forEach((k, v) -> System.out.printf("  %-30s %12.0f %8.1f%%%n", k, v, 100 * v / base));
     }
 
     /** n tokens of plain text, different for each index (BOS first). */

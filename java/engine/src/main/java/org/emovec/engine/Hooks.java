@@ -32,6 +32,8 @@ final class Hooks implements AutoCloseable {
         this.captures = new CaptureRequest[slots];
         this.captureLength = new int[slots];
         captureLayers(new int[0]);
+        // emovec.hookDiagnostics=1: ask for the residual tensors but do no work (benchmarks isolate the graph split)
+        emovec_hooks_diagnostics(handle, Integer.getInteger("emovec.hookDiagnostics", 0));
     }
 
     emovec_hooks handle() { return handle; }
