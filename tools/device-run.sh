@@ -119,10 +119,8 @@ PY
 }
 
 job_hooks() {
-  # Reference 2: our CUDA engine vs HF transformers on the same weights (the 8B shape cut to 4 layers, F16).
-  small=$W/llama-3.1-8b-4l-f16.gguf
-  [ -f "$small" ] || { stamp "make-model llama-3.1-8b-4l f16"; emovec make-model --preset llama-3.1-8b-4l --type f16 --seed 0 -o "$small"; }
-  [ -f "$W/hf-4l/config.json" ] || { stamp "export to HF"; python3 "$root/tools/hf-reference/export_hf.py" "$small" "$W/hf-4l"; }
+  # Reference 2: our CUDA engine vs HF transformers on the same weights (the 8B shape cut to 4 layers), with
+  # F16 weights (llama.cpp's F16 arithmetic) and F32 weights + F32 KV cache (what remains is the hooks' own error).
   python3 - > "$W/ab-prompts.jsonl" <<'PY'
 import json
 pairs = [("go hiking in the hills", "stay home and read a book"), ("visit a crowded market", "walk alone by the sea"),
@@ -134,13 +132,21 @@ for i, (a, b) in enumerate(pairs):
     print(json.dumps({"id": f"ab{i}", "text": text, "steer_text": a if i % 2 == 0 else b}))
 PY
   python3 -c "import numpy as np; v=np.random.default_rng(0).standard_normal(4096); np.save('$W/v.npy', (v/np.linalg.norm(v)).astype('<f4')[None])"
-  stamp "emovec capture (CUDA): plain, every layer and position"
-  emovec capture --model "$small" -p "$W/ab-prompts.jsonl" -o "$W/cap-plain" --layers all --reduce rows --logits all
-  stamp "emovec capture (CUDA): steered on one option's tokens, 16-token micro-batches"
-  emovec capture --model "$small" -p "$W/ab-prompts.jsonl" -o "$W/cap-steered" --layers all --reduce rows --logits all \
-    --ubatch 16 --steer "$W/v.npy" --steer-layer 1 --alpha-norm 0.5
-  stamp "HF transformers (float32) on the same weights"
-  python3 "$root/tools/hf-reference/compare.py" "$W/hf-4l" "$W/cap-plain" "$W/cap-steered" "$W/v.npy" | tee "$W/results/hf-compare.json"
+  for wt in ${HF_TYPES:-f16 f32}; do
+    small=$W/llama-3.1-8b-4l-$wt.gguf
+    exact=(); [ "$wt" = f32 ] && exact=(--exact-f32)
+    [ -f "$small" ] || { stamp "make-model llama-3.1-8b-4l $wt"; emovec make-model --preset llama-3.1-8b-4l --type "$wt" --seed 0 -o "$small"; }
+    [ -f "$W/hf-4l-$wt/config.json" ] || { stamp "export $wt to HF"; python3 "$root/tools/hf-reference/export_hf.py" "$small" "$W/hf-4l-$wt"; }
+    stamp "emovec capture (CUDA, $wt weights): plain, every layer and position"
+    emovec capture --model "$small" -p "$W/ab-prompts.jsonl" -o "$W/cap-plain-$wt" --layers all --reduce rows --logits all "${exact[@]}"
+    stamp "emovec capture (CUDA, $wt weights): steered on one option's tokens, 16-token micro-batches"
+    emovec capture --model "$small" -p "$W/ab-prompts.jsonl" -o "$W/cap-steered-$wt" --layers all --reduce rows --logits all \
+      --ubatch 16 --steer "$W/v.npy" --steer-layer 1 --alpha-norm 0.5 "${exact[@]}"
+    stamp "HF transformers (float32 and float16) on the same weights"
+    python3 "$root/tools/hf-reference/compare.py" "$W/hf-4l-$wt" "$W/cap-plain-$wt" "$W/cap-steered-$wt" "$W/v.npy" > "$W/results/hf-compare-$wt.json"
+    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); [d[k].pop('ab_delta') for k in ('emovec','hf_float16')]; d.pop('ab_delta_hf_float32'); print(json.dumps(d))" "$W/results/hf-compare-$wt.json"
+    rm -rf "$W/hf-4l-$wt" "$small"   # disk: the F32 export is 8 GB
+  done
   # Overhead of the hooks on the full 8B shape
   stamp "emovec bench (hook overhead) on $model"
   emovec bench --model "$model" -o "$W/results/bench-hooks.json" | tee "$W/results/bench-hooks.txt"

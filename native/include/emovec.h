@@ -62,9 +62,10 @@ int32_t emovec_residual_vectors(struct emovec_hooks * hooks, int32_t n_vectors, 
 // the sums grow over every decode until emovec_capture_clear.
 int32_t emovec_capture_set(struct emovec_hooks * hooks, int32_t seq, int32_t from, int32_t to, int32_t keep_rows);
 void emovec_capture_clear(struct emovec_hooks * hooks, int32_t seq);
-// seq's captured means (n_captures x n_embd), mean row norms (n_captures) and row counts (n_captures),
-// in the order of the sorted capture layers.
-int32_t emovec_capture_read(struct emovec_hooks * hooks, int32_t seq, float * means, float * mean_norms, int64_t * counts);
+// The captured means (n_seqs x n_layers x n_embd), mean row norms and row counts (n_seqs x n_layers) of the
+// given sequences at the given (captured) layers; one device copy for them all.
+int32_t emovec_capture_read(struct emovec_hooks * hooks, int32_t n_seqs, const int32_t * seqs, int32_t n_layers,
+                            const int32_t * layers, float * means, float * mean_norms, int64_t * counts);
 // seq's kept rows ((to - from) x n_captures x n_embd) and whether each was seen ((to - from) x n_captures).
 int32_t emovec_capture_rows(const struct emovec_hooks * hooks, int32_t seq, float * rows, uint8_t * have);
 // Sequence seq adds coef * vectors[vector] to the residual after block `layer` at positions [from, to), before

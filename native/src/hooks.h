@@ -74,7 +74,8 @@ struct emovec_hooks {
     // Per sequence slot (seq id) x capture index: sum of rows, sum of row norms, row count (host-resident
     // layers; device-resident layers accumulate on the GPU and are added when read).
     int32_t n_slots = 0;
-    std::vector<double> sums, norm_sums;
+    std::vector<double> sums, norm_sums;        // allocated on first use by a host-resident layer
+    bool host_used = false;
     std::vector<int64_t> row_counts;
     std::map<int32_t, std::vector<float>> kept_rows;   // seq -> (span length x captures x n_embd)
     std::map<int32_t, std::vector<uint8_t>> kept_have; // seq -> (span length x captures)
@@ -108,8 +109,8 @@ struct ResidualCudaPlan {
 std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, int64_t n_rows, const ResidualCudaPlan & plan,
                                  bool steer, const float * vectors, int32_t n_vectors, int64_t vectors_version,
                                  int64_t n_acc_rows);
-// Adds n device accumulator rows from `first` (sums of n_embd, norm sums) to sums[n * n_embd] and norm_sums[n].
-std::string emovec_cuda_residual_read(void * scratch, int64_t first, int64_t n, int64_t n_embd, double * sums, double * norm_sums);
+// Copies n device accumulator rows from `first` (sums of n_embd, norm sums) to sums[n * n_embd] and norm_sums[n].
+std::string emovec_cuda_residual_read(void * scratch, int64_t first, int64_t n, int64_t n_embd, float * sums, float * norm_sums);
 std::string emovec_cuda_residual_clear(void * scratch, int64_t first, int64_t n, int64_t n_embd);
 std::string emovec_cuda_to_host(void * dst, const void * d_src, size_t bytes);
 void emovec_cuda_residual_free(void * scratch);

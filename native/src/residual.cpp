@@ -8,6 +8,7 @@
 #include "ggml-backend.h"
 
 #include <cmath>
+#include <climits>
 #include <cstring>
 
 namespace emovec {
@@ -79,6 +80,11 @@ void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::
 
     if (ggml_backend_buffer_is_host(t->buffer)) {
         float * x = static_cast<float *>(t->data);
+        if (!groups.empty() && !h->host_used) {
+            h->sums.assign((size_t) h->n_slots * h->capture_layers.size() * h->n_embd, 0.0);
+            h->norm_sums.assign((size_t) h->n_slots * h->capture_layers.size(), 0.0);
+            h->host_used = true;
+        }
         if (steer) {
             for (int64_t r = 0; r < n_rows; ++r) {
                 if (row_vector[r] < 0) continue;
@@ -158,10 +164,10 @@ int32_t emovec_residual_init(struct emovec_hooks * h, int32_t n_embd, int32_t n_
     h->steers.clear();
     h->kept_rows.clear();
     h->kept_have.clear();
-    const size_t n_acc = (size_t) n_slots * layers.size();
-    h->sums.assign(n_acc * n_embd, 0.0);
-    h->norm_sums.assign(n_acc, 0.0);
-    h->row_counts.assign(n_acc, 0);
+    h->sums.clear();
+    h->norm_sums.clear();
+    h->host_used = false;
+    h->row_counts.assign((size_t) n_slots * layers.size(), 0);
     return 0;
 }
 
@@ -181,8 +187,10 @@ void emovec_capture_clear(struct emovec_hooks * h, int32_t seq) {
     const int32_t n_cap = (int32_t) h->capture_layers.size();
     for (int32_t c = 0; c < n_cap; ++c) {
         const int64_t a = acc_row(h, seq, c);
-        std::fill(h->sums.begin() + a * h->n_embd, h->sums.begin() + (a + 1) * h->n_embd, 0.0);
-        h->norm_sums[a] = 0;
+        if (h->host_used) {
+            std::fill(h->sums.begin() + a * h->n_embd, h->sums.begin() + (a + 1) * h->n_embd, 0.0);
+            h->norm_sums[a] = 0;
+        }
         h->row_counts[a] = 0;
     }
 #ifdef EMOVEC_CUDA
@@ -202,25 +210,40 @@ int32_t emovec_capture_set(struct emovec_hooks * h, int32_t seq, int32_t from, i
     return 0;
 }
 
-int32_t emovec_capture_read(struct emovec_hooks * h, int32_t seq, float * means, float * mean_norms, int64_t * counts) {
-    if (seq < 0 || seq >= h->n_slots) return -1;
-    const int32_t n_cap = (int32_t) h->capture_layers.size();
-    std::vector<double> sums((size_t) n_cap * h->n_embd), norms(n_cap);
-    for (int32_t c = 0; c < n_cap; ++c) {
-        const int64_t a = acc_row(h, seq, c);
-        std::copy(h->sums.begin() + a * h->n_embd, h->sums.begin() + (a + 1) * h->n_embd, sums.begin() + (size_t) c * h->n_embd);
-        norms[c] = h->norm_sums[a];
+int32_t emovec_capture_read(struct emovec_hooks * h, int32_t n_seqs, const int32_t * seqs, int32_t n_layers,
+                            const int32_t * layers, float * means, float * mean_norms, int64_t * counts) {
+    if (n_seqs <= 0 || n_layers <= 0) return 0;
+    std::vector<int32_t> cap(n_layers);
+    for (int32_t i = 0; i < n_layers; ++i) {
+        if (layers[i] < 0 || layers[i] >= h->n_layer || h->capture_index[layers[i]] < 0) return -1;
+        cap[i] = h->capture_index[layers[i]];
     }
+    int64_t lo = INT64_MAX, hi = -1;
+    for (int32_t k = 0; k < n_seqs; ++k) {
+        if (seqs[k] < 0 || seqs[k] >= h->n_slots) return -1;
+        for (int32_t c : cap) {
+            lo = std::min(lo, acc_row(h, seqs[k], c));
+            hi = std::max(hi, acc_row(h, seqs[k], c));
+        }
+    }
+    // the device accumulators from the first to the last row wanted, in one copy
+    const int64_t n = hi - lo + 1;
+    std::vector<float> dev((size_t) n * h->n_embd, 0.0f), dev_norms(n, 0.0f);
 #ifdef EMOVEC_CUDA
-    if (h->residual_gpu != nullptr && n_cap > 0) {
-        if (!emovec_cuda_residual_read(h->residual_gpu, acc_row(h, seq, 0), n_cap, h->n_embd, sums.data(), norms.data()).empty()) return -1;
-    }
+    if (h->residual_gpu != nullptr && !emovec_cuda_residual_read(h->residual_gpu, lo, n, h->n_embd, dev.data(), dev_norms.data()).empty()) return -1;
 #endif
-    for (int32_t c = 0; c < n_cap; ++c) {
-        const int64_t n = h->row_counts[acc_row(h, seq, c)];
-        counts[c] = n;
-        mean_norms[c] = n > 0 ? (float) (norms[c] / n) : 0.0f;
-        for (int32_t j = 0; j < h->n_embd; ++j) means[(size_t) c * h->n_embd + j] = n > 0 ? (float) (sums[(size_t) c * h->n_embd + j] / n) : 0.0f;
+    for (int32_t k = 0; k < n_seqs; ++k) {
+        for (int32_t i = 0; i < n_layers; ++i) {
+            const int64_t a = acc_row(h, seqs[k], cap[i]), o = (int64_t) k * n_layers + i;
+            const int64_t count = h->row_counts[a];
+            counts[o] = count;
+            const double norm = dev_norms[a - lo] + (h->host_used ? h->norm_sums[a] : 0.0);
+            mean_norms[o] = count > 0 ? (float) (norm / count) : 0.0f;
+            const float * d = dev.data() + (a - lo) * h->n_embd;
+            const double * hs = h->host_used ? h->sums.data() + a * h->n_embd : nullptr;
+            float * out = means + o * h->n_embd;
+            for (int32_t j = 0; j < h->n_embd; ++j) out[j] = count > 0 ? (float) ((d[j] + (hs ? hs[j] : 0.0)) / count) : 0.0f;
+        }
     }
     return 0;
 }

@@ -183,22 +183,25 @@ std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, i
     return "";
 }
 
-std::string emovec_cuda_residual_read(void * scratch, int64_t first, int64_t n, int64_t n_embd, double * sums, double * norm_sums) {
+std::string emovec_cuda_residual_read(void * scratch, int64_t first, int64_t n, int64_t n_embd, float * sums, float * norm_sums) {
     auto * s = static_cast<Scratch *>(scratch);
-    if (s == nullptr || s->acc == nullptr) return "";
-    std::vector<float> h((size_t) n * n_embd), hn(n);
-    TRY(cudaMemcpy(h.data(), s->acc + first * n_embd, h.size() * sizeof(float), cudaMemcpyDeviceToHost));
-    TRY(cudaMemcpy(hn.data(), s->acc + s->n_acc * n_embd + first, n * sizeof(float), cudaMemcpyDeviceToHost));
-    for (size_t i = 0; i < h.size(); ++i) sums[i] += h[i];
-    for (int64_t i = 0; i < n; ++i) norm_sums[i] += hn[i];
+    if (s == nullptr || s->acc == nullptr) {
+        std::fill(sums, sums + n * n_embd, 0.0f);
+        std::fill(norm_sums, norm_sums + n, 0.0f);
+        return "";
+    }
+    TRY(cudaMemcpyAsync(sums, s->acc + first * n_embd, (size_t) n * n_embd * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
+    TRY(cudaMemcpyAsync(norm_sums, s->acc + s->n_acc * n_embd + first, n * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
+    TRY(cudaStreamSynchronize(s->stream));
     return "";
 }
 
 std::string emovec_cuda_residual_clear(void * scratch, int64_t first, int64_t n, int64_t n_embd) {
     auto * s = static_cast<Scratch *>(scratch);
     if (s == nullptr || s->acc == nullptr) return "";
-    TRY(cudaMemset(s->acc + first * n_embd, 0, (size_t) n * n_embd * sizeof(float)));
-    TRY(cudaMemset(s->acc + s->n_acc * n_embd + first, 0, n * sizeof(float)));
+    // on our own stream: the next hook call on it runs after, and nothing else reads the accumulators
+    TRY(cudaMemsetAsync(s->acc + first * n_embd, 0, (size_t) n * n_embd * sizeof(float), s->stream));
+    TRY(cudaMemsetAsync(s->acc + s->n_acc * n_embd + first, 0, n * sizeof(float), s->stream));
     return "";
 }
 

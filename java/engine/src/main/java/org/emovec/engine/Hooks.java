@@ -103,39 +103,64 @@ final class Hooks implements AutoCloseable {
 
     /** Reads and forgets sequence seq's capture, and its steering; null when it captured nothing. */
     Captured finish(int seq) {
-        emovec_steer_clear(handle, seq);
-        CaptureRequest request = captures[seq];
-        if (request == null) return null;
-        int n = captureLayers.length;
-        float[] means = new float[n * width], norms = new float[n];
-        long[] counts = new long[n];
-        if (emovec_capture_read(handle, seq, means, norms, counts) != 0) throw new EmovecException("reading the capture of sequence " + seq + " failed");
-        Span span = request.span().clip(captureLength[seq]);
-        float[][][] rows = null;
-        if (request.reduction() == CaptureRequest.Reduction.ROWS) {
-            float[] all = new float[span.length() * n * width];
-            byte[] have = new byte[span.length() * n];
-            emovec_capture_rows(handle, seq, all, have);
-            rows = new float[span.length()][request.layers().length][];
-            for (int p = 0; p < span.length(); p++) {
-                for (int i = 0; i < request.layers().length; i++) {
-                    int c = Arrays.binarySearch(captureLayers, request.layers()[i]);
-                    if (have[p * n + c] != 0) rows[p][i] = Arrays.copyOfRange(all, (p * n + c) * width, (p * n + c + 1) * width);
+        return finish(new int[] {seq})[0];
+    }
+
+    /**
+     * Reads and forgets these sequences' captures (null where none) and steering; sequences that captured the
+     * same layers are read together, in one device copy.
+     */
+    Captured[] finish(int[] seqs) {
+        Captured[] out = new Captured[seqs.length];
+        Map<String, List<Integer>> byLayers = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < seqs.length; i++) {
+            emovec_steer_clear(handle, seqs[i]);
+            if (captures[seqs[i]] != null) byLayers.computeIfAbsent(Arrays.toString(captures[seqs[i]].layers()), k -> new ArrayList<>()).add(i);
+        }
+        for (List<Integer> group : byLayers.values()) {
+            int[] layerList = captures[seqs[group.get(0)]].layers();
+            int[] which = group.stream().mapToInt(i -> seqs[i]).toArray();
+            int nl = layerList.length;
+            float[] means = new float[which.length * nl * width], norms = new float[which.length * nl];
+            long[] counts = new long[which.length * nl];
+            if (emovec_capture_read(handle, which.length, which, nl, layerList, means, norms, counts) != 0) {
+                throw new EmovecException("reading the captures of sequences " + Arrays.toString(which) + " failed");
+            }
+            for (int k = 0; k < which.length; k++) {
+                int seq = which[k];
+                CaptureRequest request = captures[seq];
+                float[][] m = new float[nl][];
+                double[] meanNorms = new double[nl];
+                long[] cnt = new long[nl];
+                for (int i = 0; i < nl; i++) {
+                    int o = k * nl + i;
+                    m[i] = Arrays.copyOfRange(means, o * width, (o + 1) * width);
+                    meanNorms[i] = norms[o];
+                    cnt[i] = counts[o];
                 }
+                Span span = request.span().clip(captureLength[seq]);
+                float[][][] rows = request.reduction() == CaptureRequest.Reduction.ROWS ? keptRows(seq, request, span) : null;
+                emovec_capture_clear(handle, seq);
+                captures[seq] = null;
+                out[group.get(k)] = new Captured(request.layers(), span, m, meanNorms, cnt, rows);
             }
         }
-        float[][] m = new float[request.layers().length][];
-        double[] meanNorms = new double[m.length];
-        long[] cnt = new long[m.length];
-        for (int i = 0; i < m.length; i++) {
-            int c = Arrays.binarySearch(captureLayers, request.layers()[i]);
-            m[i] = Arrays.copyOfRange(means, c * width, (c + 1) * width);
-            meanNorms[i] = norms[c];
-            cnt[i] = counts[c];
+        return out;
+    }
+
+    private float[][][] keptRows(int seq, CaptureRequest request, Span span) {
+        int n = captureLayers.length;
+        float[] all = new float[span.length() * n * width];
+        byte[] have = new byte[span.length() * n];
+        emovec_capture_rows(handle, seq, all, have);
+        float[][][] rows = new float[span.length()][request.layers().length][];
+        for (int p = 0; p < span.length(); p++) {
+            for (int i = 0; i < request.layers().length; i++) {
+                int c = Arrays.binarySearch(captureLayers, request.layers()[i]);
+                if (have[p * n + c] != 0) rows[p][i] = Arrays.copyOfRange(all, (p * n + c) * width, (p * n + c + 1) * width);
+            }
         }
-        emovec_capture_clear(handle, seq);
-        captures[seq] = null;
-        return new Captured(request.layers(), span, m, meanNorms, cnt, rows);
+        return rows;
     }
 
     /** Before llama_decode: the batch about to be decoded. */

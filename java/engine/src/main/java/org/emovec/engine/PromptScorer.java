@@ -109,7 +109,7 @@ public final class PromptScorer implements AutoCloseable {
         int rc = llama_decode(ctx, batch);
         if (rc != 0) {
             String why = Native.takeLastError();
-            for (int s = 0; s < group.size(); s++) hooks.finish(s);
+            hooks.finish(java.util.stream.IntStream.range(0, group.size()).toArray());
             throw new EmovecException("llama_decode failed with code " + rc + (why.isEmpty() ? "" : " (" + why + ")"));
         }
         llama_synchronize(ctx);
@@ -120,10 +120,10 @@ public final class PromptScorer implements AutoCloseable {
         } catch (RuntimeException e) {
             hookError = e;
         }
+        Captured[] captured = hooks.finish(java.util.stream.IntStream.range(0, group.size()).toArray());
         int start = 0;
         for (int s = 0; s < group.size(); s++) {
             ScoreRequest r = group.get(s);
-            Captured captured = hooks.finish(s);
             float[] cand = new float[r.candidates().length];
             if (cand.length > 0) {
                 float[] lastRow = row(last[s]);
@@ -134,7 +134,7 @@ public final class PromptScorer implements AutoCloseable {
                 all = new float[r.tokens().length][];
                 for (int p = 0; p < all.length; p++) all[p] = row(start + p);
             }
-            results.add(new ScoreResult(r.id(), cand, all, captured));
+            results.add(new ScoreResult(r.id(), cand, all, captured[s]));
             start += r.tokens().length;
         }
         if (hookError != null) throw hookError;
