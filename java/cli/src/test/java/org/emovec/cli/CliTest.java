@@ -112,4 +112,28 @@ class CliTest {
         assertEquals(1, r.code());
         assertTrue(r.err().contains("line 2: not valid JSON"), r.err());
     }
+
+    @Test
+    void captureWritesNpyAndASidecarAndRefusesALayerOutOfRange() throws Exception {
+        Path prompts = dir.resolve("p.jsonl");
+        Files.writeString(prompts, "{\"id\":\"a\",\"text\":\"Option A: tea. Option B: coffee. Answer: (\",\"steer_text\":\"coffee\"}\n"
+                + "{\"id\":\"b\",\"text\":\"Hello world\"}\n");
+        Path vec = dir.resolve("v.npy");
+        org.emovec.io.Npy.write(vec, new float[][] {new float[64]});
+        Path out = dir.resolve("cap");
+        Run r = run("capture", "-m", tiny().toString(), "-p", prompts.toString(), "-o", out.toString(), "--layers", "1-2",
+                "--reduce", "mean", "--logits", "last", "--steer", vec.toString(), "--steer-layer", "2", "--alpha", "3");
+        assertEquals(0, r.code(), r.err());
+        float[][] mean = org.emovec.io.Npy.read(out.resolve("residual-L2.npy"));
+        assertEquals(2, mean.length);
+        assertEquals(64, mean[0].length);
+        assertEquals(2, org.emovec.io.Npy.read(out.resolve("logits.npy")).length);
+        String meta = Files.readString(out.resolve("capture.json"));
+        assertTrue(meta.contains("hidden_states[L+1]") && meta.contains("steer_span"), meta);
+        Run bad = run("capture", "-m", tiny().toString(), "-p", prompts.toString(), "-o", out.toString(), "--layers", "7");
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("layer 7 is out of range"), bad.err());
+        Run cv = run("control-vector", "--vector", vec.toString(), "--layers", "1-3", "--model-layers", "4", "-o", dir.resolve("cv.gguf").toString());
+        assertEquals(0, cv.code(), cv.err());
+    }
 }

@@ -168,6 +168,9 @@ public final class PromptScorer implements AutoCloseable {
 
     public Model model() { return model; }
 
+    /** The llama.cpp context, for tests that compare with llama.cpp's own features. */
+    llama_context context() { return ctx; }
+
     private void live() {
         if (ctx == null) throw new IllegalStateException("scorer is closed");
     }

@@ -209,4 +209,37 @@ class HookLayerTest {
             assertTrue(e.getMessage().contains("layer " + layers + " is out of range"), e.getMessage());
         }
     }
+
+    @Test
+    void steeringEveryTokenEqualsLlamaCppsOwnControlVector() throws Exception {
+        int[] tokens = prompt("A control vector adds the same direction at every token.");
+        float[] v = randomVector(9, 2.0);
+        java.nio.file.Path file = TestModels.dir().resolve("cv-test.gguf");
+        org.emovec.io.ControlVectorFile.write(file, java.util.Map.of(2, v), 1.5, layers, "llama");
+        float[] direction;
+        try (org.emovec.gguf.GgufFile g = org.emovec.gguf.GgufFile.open(file)) {
+            direction = g.floats("direction.2");
+        }
+        try (PromptScorer s = new PromptScorer(model, exact())) {
+            float[] ours = s.score(List.of(ScoreRequest.of("ours", tokens).withAllLogits()
+                    .withSteering(List.of(new Steering(2, v, 1.5, Span.all()))))).get(0).logits()[tokens.length - 1];
+            // llama.cpp's layout: layer il at (il - 1) * n_embd, layers 1 .. n_layer-1
+            float[] data = new float[(layers - 1) * width];
+            System.arraycopy(direction, 0, data, width, width);
+            assertEquals(0, org.emovec.llama.global.LlamaCpp.llama_set_adapter_cvec(s.context(), new org.bytedeco.javacpp.FloatPointer(data), data.length, width, 1, layers - 1));
+            float[] theirs = s.score(List.of(ScoreRequest.of("cvec", tokens).withAllLogits())).get(0).logits()[tokens.length - 1];
+            double[] t = new double[theirs.length];
+            for (int i = 0; i < t.length; i++) t[i] = theirs[i];
+            assertTrue(relativeError(ours, t) < 1e-6, "steering vs llama.cpp control vector: " + relativeError(ours, t));
+        }
+    }
+
+    @Test
+    void aSpanCanBeGivenAsTheWordsOfThePrompt() {
+        String text = "Option A: go hiking. Option B: stay home and read. Answer: (";
+        int[] tokens = prompt(text);
+        Span span = model.spanOf(tokens, text, "stay home and read");
+        assertEquals("stay home and read", model.detokenize(java.util.Arrays.copyOfRange(tokens, span.from(), span.to()), false).trim());
+        assertThrows(EmovecException.class, () -> model.spanOf(tokens, text, "not there"));
+    }
 }
