@@ -6,7 +6,7 @@
 #   4. emovec generate on the same model, batch and lengths, sampling on (host and backend samplers)
 #   5. print both figures and the ratio
 #   hooks job: emovec's CUDA captures and steering vs HF transformers (tools/hf-reference), and hook overhead (emovec bench)
-# JOBS picks the jobs (default "hooks generate").
+# overhead job: what capture and steering cost (emovec bench). JOBS picks the jobs (default "hooks overhead generate").
 # Long: start it with `setsid bash tools/device-run.sh start` and poll with `bash tools/device-run.sh poll`
 # from back-to-back device calls; `run` does it in the foreground. Stages already done are skipped.
 set -euo pipefail
@@ -147,12 +147,15 @@ PY
     python3 -c "import json,sys; d=json.load(open(sys.argv[1])); [d[k].pop('ab_delta') for k in ('emovec','hf_float16')]; d.pop('ab_delta_hf_float32'); print(json.dumps(d))" "$W/results/hf-compare-$wt.json"
     rm -rf "$W/hf-4l-$wt" "$small"   # disk: the F32 export is 8 GB
   done
-  # Overhead of the hooks on the full 8B shape
-  stamp "emovec bench (hook overhead) on $model"
-  emovec bench --model "$model" -o "$W/results/bench-hooks.json" | tee "$W/results/bench-hooks.txt"
 }
 
-for job in ${JOBS:-hooks generate}; do
+job_overhead() {
+  # What the hooks cost on the full 8B shape (EMOVEC_HOOK_PROFILE: time inside the hook, per condition)
+  stamp "emovec bench (hook overhead) on $model"
+  EMOVEC_HOOK_PROFILE=1 emovec bench --model "$model" -o "$W/results/bench-hooks.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-hooks.txt"
+}
+
+for job in ${JOBS:-hooks overhead generate}; do
   stamp "job $job"
   "job_$job" || stamp "job $job FAILED"
 done

@@ -57,10 +57,12 @@ int32_t emovec_residual_init(struct emovec_hooks * hooks, int32_t n_embd, int32_
                              int32_t n_captures, const int32_t * capture_layers);
 // The steering vectors (n_vectors x n_embd floats), referred to by index in emovec_steer_add.
 int32_t emovec_residual_vectors(struct emovec_hooks * hooks, int32_t n_vectors, const float * data);
-// Sequence seq captures, at every captured layer, the rows at positions [from, to): their sum, the sum of
-// their norms, their count, and with keep_rows each row. Replaces seq's previous capture and zeroes its sums;
-// the sums grow over every decode until emovec_capture_clear.
-int32_t emovec_capture_set(struct emovec_hooks * hooks, int32_t seq, int32_t from, int32_t to, int32_t keep_rows);
+// Sequence seq captures, at the given layers (among the capture layers), the rows at positions [from, to):
+// their sum, the sum of their norms, their count, and with keep_rows each row. Replaces seq's previous capture
+// and zeroes its sums; the sums grow over every decode until emovec_capture_clear. The hook asks llama.cpp only
+// for layers that some sequence captures or steers now (each one asked for splits llama.cpp's graph).
+int32_t emovec_capture_set(struct emovec_hooks * hooks, int32_t seq, int32_t from, int32_t to, int32_t keep_rows,
+                           int32_t n_layers, const int32_t * layers);
 void emovec_capture_clear(struct emovec_hooks * hooks, int32_t seq);
 // The captured means (n_seqs x n_layers x n_embd), mean row norms and row counts (n_seqs x n_layers) of the
 // given sequences at the given (captured) layers; one device copy for them all.

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <chrono>
 #include <thread>
 #include <unordered_set>
 
@@ -93,7 +94,20 @@ bool read_positions(ggml_tensor * t, std::vector<int32_t> & pos) {
     return false;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void on_residual_work(emovec_hooks * h, ggml_tensor * t, int32_t layer);
+
 void on_residual(emovec_hooks * h, ggml_tensor * t, int32_t layer) {
+    const auto t0 = std::chrono::steady_clock::now();
+    on_residual_work(h, t, layer);
+    h->prof_calls++;
+    h->prof_total += seconds_since(t0);
+}
+
+void on_residual_work(emovec_hooks * h, ggml_tensor * t, int32_t layer) {
     if (layer <= h->last_layer) { // a new ubatch starts with its first hooked layer
         ++h->ubatch;
         h->positions_checked = false;
@@ -117,6 +131,7 @@ void on_residual(emovec_hooks * h, ggml_tensor * t, int32_t layer) {
         return;
     }
     if (!h->positions_checked) {
+        const auto t0 = std::chrono::steady_clock::now();
         std::vector<int32_t> pos;
         if (!read_positions(t, pos) || pos.size() != ub.size()) {
             fail(h, "cannot read the token positions of ubatch " + std::to_string(h->ubatch) + " from llama.cpp's graph");
@@ -130,15 +145,18 @@ void on_residual(emovec_hooks * h, ggml_tensor * t, int32_t layer) {
             }
         }
         h->positions_checked = true;
+        h->prof_positions += seconds_since(t0);
     }
+    const auto t1 = std::chrono::steady_clock::now();
     emovec::residual_eval(h, t, layer, rows);
+    h->prof_eval += seconds_since(t1);
 }
 
 int32_t residual_layer(const emovec_hooks * h, const char * name) {
     if (std::strncmp(name, "l_out-", 6) != 0) return -1;
     const int32_t layer = std::atoi(name + 6);
     if (layer < 0 || layer >= h->n_layer) return -1;
-    const bool captured = !h->capture_index.empty() && h->capture_index[layer] >= 0;
+    const bool captured = !h->capture_users.empty() && h->capture_users[layer] > 0;
     const bool steered = !h->steered_layer.empty() && h->steered_layer[layer];
     return captured || steered ? layer : -1;
 }
@@ -168,6 +186,10 @@ struct emovec_hooks * emovec_hooks_new(int32_t top_k) {
 }
 
 void emovec_hooks_free(struct emovec_hooks * h) {
+    if (h != nullptr && h->prof_calls > 0 && std::getenv("EMOVEC_HOOK_PROFILE") != nullptr) {
+        fprintf(stderr, "emovec hooks: %lld residual calls, %.1f ms in the hook (position checks %.1f ms, capture/steer %.1f ms)\n",
+                (long long) h->prof_calls, 1e3 * h->prof_total, 1e3 * h->prof_positions, 1e3 * h->prof_eval);
+    }
 #ifdef EMOVEC_CUDA
     if (h != nullptr && h->gpu != nullptr) emovec_cuda_free(h->gpu);
     if (h != nullptr && h->residual_gpu != nullptr) emovec_cuda_residual_free(h->residual_gpu);

@@ -29,6 +29,7 @@ struct Span {
 struct CaptureSpec {
     Span span;
     bool keep_rows = false;
+    std::vector<uint8_t> wants; // per capture index: this sequence captures that layer
 };
 
 // Adds coef * vectors[vector] to the residual after block `layer` at the positions of span.
@@ -60,11 +61,15 @@ struct emovec_hooks {
     bool positions_checked = false;
     std::string error;                          // first problem of this decode; "" when none
     int32_t diagnostics = 0;                    // see emovec_hooks_diagnostics
+    // EMOVEC_HOOK_PROFILE=1: time spent in the residual hook, printed when the hooks are freed
+    int64_t prof_calls = 0;
+    double prof_total = 0, prof_positions = 0, prof_eval = 0;
 
     // --- residual stream (residual.cpp) ---
     int32_t n_embd = 0, n_layer = 0;
     std::vector<int32_t> capture_layers;        // sorted; capture index = position in this list
     std::vector<int32_t> capture_index;         // per model layer: its capture index or -1
+    std::vector<int32_t> capture_users;         // per model layer: sequences capturing it now (0: not asked for)
     std::map<int32_t, emovec::CaptureSpec> captures;       // by sequence
     std::map<int32_t, std::vector<emovec::SteerSpec>> steers; // by sequence
     std::vector<bool> steered_layer;            // per model layer: some sequence steers it

@@ -59,7 +59,7 @@ void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::
         for (int64_t r = 0; r < n_rows; ++r) {
             const BatchToken & tok = h->batch[rows[r]];
             auto it = h->captures.find(tok.seq);
-            if (it == h->captures.end() || !it->second.span.has(tok.pos)) continue;
+            if (it == h->captures.end() || !it->second.wants[capture] || !it->second.span.has(tok.pos)) continue;
             auto g = group_of.emplace(tok.seq, groups.size());
             if (g.second) groups.push_back({tok.seq, {}});
             groups[g.first->second].rows.push_back((int32_t) r);
@@ -158,6 +158,7 @@ int32_t emovec_residual_init(struct emovec_hooks * h, int32_t n_embd, int32_t n_
     h->n_slots = n_slots;
     h->capture_layers = layers;
     h->capture_index.assign(n_layer, -1);
+    h->capture_users.assign(n_layer, 0);
     for (size_t i = 0; i < layers.size(); ++i) h->capture_index[layers[i]] = (int32_t) i;
     h->steered_layer.assign(n_layer, false);
     h->captures.clear();
@@ -181,7 +182,13 @@ int32_t emovec_residual_vectors(struct emovec_hooks * h, int32_t n_vectors, cons
 
 void emovec_capture_clear(struct emovec_hooks * h, int32_t seq) {
     if (seq < 0 || seq >= h->n_slots) return;
-    h->captures.erase(seq);
+    auto it = h->captures.find(seq);
+    if (it != h->captures.end()) {
+        for (size_t c = 0; c < it->second.wants.size(); ++c) {
+            if (it->second.wants[c]) h->capture_users[h->capture_layers[c]]--;
+        }
+        h->captures.erase(it);
+    }
     h->kept_rows.erase(seq);
     h->kept_have.erase(seq);
     const int32_t n_cap = (int32_t) h->capture_layers.size();
@@ -198,11 +205,20 @@ void emovec_capture_clear(struct emovec_hooks * h, int32_t seq) {
 #endif
 }
 
-int32_t emovec_capture_set(struct emovec_hooks * h, int32_t seq, int32_t from, int32_t to, int32_t keep_rows) {
-    if (seq < 0 || seq >= h->n_slots || from < 0 || to < from || h->capture_layers.empty()) return -1;
+int32_t emovec_capture_set(struct emovec_hooks * h, int32_t seq, int32_t from, int32_t to, int32_t keep_rows,
+                           int32_t n_layers, const int32_t * layers) {
+    if (seq < 0 || seq >= h->n_slots || from < 0 || to < from || h->capture_layers.empty() || n_layers <= 0) return -1;
     if (keep_rows && (int64_t) (to - from) * h->capture_layers.size() * h->n_embd > (int64_t) 1 << 31) return -1;
+    std::vector<uint8_t> wants(h->capture_layers.size(), 0);
+    for (int32_t i = 0; i < n_layers; ++i) {
+        if (layers[i] < 0 || layers[i] >= h->n_layer || h->capture_index[layers[i]] < 0) return -1;
+        wants[h->capture_index[layers[i]]] = 1;
+    }
     emovec_capture_clear(h, seq);
-    h->captures[seq] = {{from, to}, keep_rows != 0};
+    for (size_t c = 0; c < wants.size(); ++c) {
+        if (wants[c]) h->capture_users[h->capture_layers[c]]++;
+    }
+    h->captures[seq] = {{from, to}, keep_rows != 0, wants};
     if (keep_rows) {
         h->kept_rows[seq].assign((size_t) (to - from) * h->capture_layers.size() * h->n_embd, 0.0f);
         h->kept_have[seq].assign((size_t) (to - from) * h->capture_layers.size(), 0);

@@ -122,9 +122,13 @@ final class BenchCommand implements Callable<Integer> {
                         g.generateAll(List.of(new GenerationRequest("warmup", tokens(m, 0, promptLen), Sampling.defaults(0), 4)));
                         List<GenerationRequest> qs = new ArrayList<>();
                         for (int i = 0; i < parallel; i++) qs.add(c.apply().apply(new GenerationRequest("g" + i, tokens(m, 1000 + i, promptLen), Sampling.defaults(i), genTokens)));
-                        long before = g.stats().decodeOnlyTokens, beforeNs = g.stats().decodeOnlyNanos;
+                        BatchGenerator.Stats st = g.stats();
+                        long before = st.decodeOnlyTokens, beforeNs = st.decodeOnlyNanos, steps = st.steps, dec = st.decodeNanos, smp = st.sampleNanos, tot = st.totalNanos;
                         g.generateAll(qs);
-                        decodeRates.merge(c.name(), (g.stats().decodeOnlyTokens - before) / ((g.stats().decodeOnlyNanos - beforeNs) / 1e9), Math::max);
+                        decodeRates.merge(c.name(), (st.decodeOnlyTokens - before) / ((st.decodeOnlyNanos - beforeNs) / 1e9), Math::max);
+                        long n = st.steps - steps;
+                        System.err.printf("  round %d, %-30s per step: llama_decode %.2f ms, sampling %.2f ms, other %.2f ms%n", round + 1, c.name(),
+                                (st.decodeNanos - dec) / 1e6 / n, (st.sampleNanos - smp) / 1e6 / n, ((st.totalNanos - tot) - (st.decodeNanos - dec) - (st.sampleNanos - smp)) / 1e6 / n);
                     }
                 }
             }

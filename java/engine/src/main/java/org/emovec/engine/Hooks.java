@@ -72,7 +72,8 @@ final class Hooks implements AutoCloseable {
             }
         }
         Span s = request.span().clip(tokens);
-        if (emovec_capture_set(handle, seq, s.from(), s.to(), request.reduction() == CaptureRequest.Reduction.ROWS ? 1 : 0) != 0) {
+        if (emovec_capture_set(handle, seq, s.from(), s.to(), request.reduction() == CaptureRequest.Reduction.ROWS ? 1 : 0,
+                request.layers().length, request.layers()) != 0) {
             throw new EmovecException("cannot capture " + s + " of sequence " + seq + " (too many rows to keep?)");
         }
         captures[seq] = request;
