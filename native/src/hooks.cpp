@@ -206,6 +206,7 @@ void emovec_hooks_begin(struct emovec_hooks * h, int32_t n, const int32_t * pos,
     h->error.clear();
     h->ubatch = -1;
     h->last_layer = 1 << 30;
+    h->groups_ubatch = -1; // a new batch: capture groups are built again
     h->batch.resize(n);
     for (int32_t i = 0; i < n; ++i) h->batch[i] = {seqs[i], pos[i], want_logits[i] != 0};
     const bool residual = !h->capture_layers.empty() || !h->steers.empty();

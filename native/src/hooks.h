@@ -39,6 +39,12 @@ struct SteerSpec {
     Span span;
 };
 
+// The rows of one sequence a capture reads in one ubatch's tensor.
+struct Group {
+    int32_t seq;
+    std::vector<int32_t> rows; // tensor rows
+};
+
 // llama.cpp's split of a batch into ubatches (llama_batch_allocr::split_simple / split_equal): batch indices,
 // in the order of the rows of the ubatch's tensors.
 std::vector<std::vector<int32_t>> plan_ubatches(const std::vector<BatchToken> & batch, int32_t n_ubatch, bool split_equal);
@@ -85,6 +91,12 @@ struct emovec_hooks {
     std::map<int32_t, std::vector<float>> kept_rows;   // seq -> (span length x captures x n_embd)
     std::map<int32_t, std::vector<uint8_t>> kept_have; // seq -> (span length x captures)
     void * residual_gpu = nullptr;
+    // capture groups of the current ubatch (the same at every layer but the last, which keeps output rows only),
+    // built once per ubatch and uploaded to the device once: plan_id names them
+    int32_t groups_ubatch = -1;
+    int64_t groups_rows = -1;
+    std::vector<emovec::Group> groups;
+    int64_t plan_id = 0;
 };
 
 namespace emovec {
@@ -105,11 +117,15 @@ struct ResidualCudaPlan {
     // steering: per row of x, the vector index (-1: none) and coefficient
     const int32_t * row_vector;
     const float * row_coef;
-    // capture: slots with rows here, and for each the range of its rows in row_list (CSR)
-    int32_t n_cap_slots;
-    const int32_t * cap_slot;      // [n_cap_slots]: accumulator row (slot * n_captures + capture index)
-    const int32_t * cap_begin;     // [n_cap_slots + 1]
+    // capture: sequences with rows here, and for each the range of its rows in row_list (CSR); uploaded only
+    // when plan_id differs from the last one uploaded
+    int64_t plan_id;
+    int32_t n_cap_seqs;
+    const int32_t * cap_seq;       // [n_cap_seqs]
+    const int32_t * cap_begin;     // [n_cap_seqs + 1]
     const int32_t * row_list;
+    // accumulator row of sequence seq = seq * n_captures + capture
+    int32_t capture, n_captures;
 };
 std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, int64_t n_rows, const ResidualCudaPlan & plan,
                                  bool steer, const float * vectors, int32_t n_vectors, int64_t vectors_version,

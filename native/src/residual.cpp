@@ -19,11 +19,24 @@ int64_t acc_row(const emovec_hooks * h, int32_t seq, int32_t capture) {
     return (int64_t) seq * (int64_t) h->capture_layers.size() + capture;
 }
 
-// Rows of one sequence captured in this tensor.
-struct Group {
-    int32_t seq;
-    std::vector<int32_t> rows; // tensor rows
-};
+// Groups the tensor's rows by capturing sequence (rows in the sequence's span), once per ubatch and row set.
+const std::vector<Group> & capture_groups(emovec_hooks * h, const std::vector<int32_t> & rows) {
+    if (h->groups_ubatch == h->ubatch && h->groups_rows == (int64_t) rows.size()) return h->groups;
+    h->groups.clear();
+    std::map<int32_t, size_t> group_of;
+    for (size_t r = 0; r < rows.size(); ++r) {
+        const BatchToken & tok = h->batch[rows[r]];
+        auto it = h->captures.find(tok.seq);
+        if (it == h->captures.end() || !it->second.span.has(tok.pos)) continue;
+        auto g = group_of.emplace(tok.seq, h->groups.size());
+        if (g.second) h->groups.push_back({tok.seq, {}});
+        h->groups[g.first->second].rows.push_back((int32_t) r);
+    }
+    h->groups_ubatch = h->ubatch;
+    h->groups_rows = (int64_t) rows.size();
+    h->plan_id++;
+    return h->groups;
+}
 
 }  // namespace
 
@@ -51,20 +64,24 @@ void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::
             }
         }
     }
-    // capture: rows grouped by sequence
+    // capture: rows grouped by sequence; usually every capturing sequence wants every captured layer
     const int32_t capture = h->capture_index[layer];
-    std::vector<Group> groups;
-    if (capture >= 0) {
-        std::map<int32_t, size_t> group_of;
-        for (int64_t r = 0; r < n_rows; ++r) {
-            const BatchToken & tok = h->batch[rows[r]];
-            auto it = h->captures.find(tok.seq);
-            if (it == h->captures.end() || !it->second.wants[capture] || !it->second.span.has(tok.pos)) continue;
-            auto g = group_of.emplace(tok.seq, groups.size());
-            if (g.second) groups.push_back({tok.seq, {}});
-            groups[g.first->second].rows.push_back((int32_t) r);
+    std::vector<Group> filtered;
+    const std::vector<Group> * chosen = &filtered;
+    int64_t plan_id = 0;
+    if (capture >= 0 && h->capture_users[layer] > 0) {
+        const std::vector<Group> & all = capture_groups(h, rows);
+        bool every = true;
+        for (const Group & g : all) every = every && h->captures[g.seq].wants[capture];
+        if (every) {
+            chosen = &all;
+            plan_id = h->plan_id;
+        } else {
+            for (const Group & g : all) if (h->captures[g.seq].wants[capture]) filtered.push_back(g);
+            plan_id = ++h->plan_id;
         }
     }
+    const std::vector<Group> & groups = *chosen;
     if (!steer && groups.empty()) return;
 
     auto keep_row = [&](const Group & g, int32_t r, const float * host_row, const float * device_row) {
@@ -111,13 +128,14 @@ void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::
         return;
     }
 #ifdef EMOVEC_CUDA
-    std::vector<int32_t> cap_slot, cap_begin{0}, row_list;
+    std::vector<int32_t> cap_seq, cap_begin{0}, row_list;
     for (const Group & g : groups) {
-        cap_slot.push_back((int32_t) acc_row(h, g.seq, capture));
+        cap_seq.push_back(g.seq);
         row_list.insert(row_list.end(), g.rows.begin(), g.rows.end());
         cap_begin.push_back((int32_t) row_list.size());
     }
-    ResidualCudaPlan plan{row_vector.data(), row_coef.data(), (int32_t) groups.size(), cap_slot.data(), cap_begin.data(), row_list.data()};
+    ResidualCudaPlan plan{row_vector.data(), row_coef.data(), plan_id, (int32_t) groups.size(), cap_seq.data(), cap_begin.data(),
+                          row_list.data(), capture, (int32_t) h->capture_layers.size()};
     float * x = static_cast<float *>(t->data);
     const std::string err = emovec_cuda_residual(&h->residual_gpu, x, n_embd, n_rows, plan, steer, h->vectors.data(),
                                                  h->n_vectors, h->vectors_version, (int64_t) h->n_slots * h->capture_layers.size());

@@ -56,19 +56,20 @@ __global__ void partial_kernel(const float * x, int64_t n_embd, const int32_t * 
 }
 
 // Capture, pass 2: each sequence adds its chunks, in order, to its accumulators (deterministic, no atomics).
-__global__ void combine_kernel(int64_t n_embd, const int32_t * slot, const int32_t * slot_chunks, const float * partial,
-                               const float * chunk_norm, float * acc, float * norms) {
+__global__ void combine_kernel(int64_t n_embd, const int32_t * seq, int32_t capture, int32_t n_captures, const int32_t * slot_chunks,
+                               const float * partial, const float * chunk_norm, float * acc, float * norms) {
     const int32_t s = blockIdx.x;
+    const int64_t a = (int64_t) seq[s] * n_captures + capture; // the sequence's accumulator row at this layer
     const int64_t j = (int64_t) blockIdx.y * kThreads + threadIdx.x;
     if (j < n_embd) {
         float sum = 0.0f;
         for (int32_t c = slot_chunks[s]; c < slot_chunks[s + 1]; ++c) sum += partial[(int64_t) c * n_embd + j];
-        acc[(int64_t) slot[s] * n_embd + j] += sum;
+        acc[a * n_embd + j] += sum;
     }
     if (blockIdx.y == 0 && threadIdx.x == 0) {
         float total = 0.0f;
         for (int32_t c = slot_chunks[s]; c < slot_chunks[s + 1]; ++c) total += chunk_norm[c];
-        norms[slot[s]] += total;
+        norms[a] += total;
     }
 }
 
@@ -78,9 +79,13 @@ struct Scratch {
     int64_t vectors_version = -1;
     float * acc = nullptr;   // n_acc x n_embd sums, then n_acc norm sums
     int64_t n_acc = 0, n_embd = 0;
-    void * plan = nullptr;          // device copy of the plan
+    void * plan = nullptr;          // device copy of the capture plan
     int32_t * plan_host = nullptr;  // pinned staging for it
     size_t plan_size = 0;
+    int64_t plan_id = -1;           // the capture plan on the device
+    int32_t n_chunks = 0;
+    void * steer_plan = nullptr;    // steering: row_vector, row_coef
+    size_t steer_size = 0;
     float * partial = nullptr;      // capture chunks' partial sums, then their norm sums
     size_t partial_size = 0;
 };
@@ -121,47 +126,59 @@ std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, i
         TRY(cudaMemcpyAsync(s->vectors, vectors, (size_t) n_vectors * n_embd * sizeof(float), cudaMemcpyHostToDevice, s->stream));
         s->vectors_version = vectors_version;
     }
-    // capture chunks: each sequence's rows cut into runs of at most kChunkRows
-    const int32_t n_slots = plan.n_cap_slots;
-    std::vector<int32_t> chunk_begin, slot_chunks{0};
-    for (int32_t g = 0; g < n_slots; ++g) {
-        for (int32_t r = plan.cap_begin[g]; r < plan.cap_begin[g + 1]; r += kChunkRows) chunk_begin.push_back(r);
-        slot_chunks.push_back((int32_t) chunk_begin.size());
-    }
-    const int32_t n_chunks = (int32_t) chunk_begin.size(), n_list = plan.cap_begin[n_slots];
-    chunk_begin.push_back(n_list);
-    // the plan, packed into one upload: row_vector, row_coef, cap_slot, slot_chunks, chunk_begin, row_list
-    const size_t words = (size_t) 2 * n_rows + n_slots + (n_slots + 1) + (n_chunks + 1) + n_list;
-    if (s->plan_size < words * sizeof(int32_t)) {
-        if (s->plan != nullptr) cudaFree(s->plan);
-        if (s->plan_host != nullptr) cudaFreeHost(s->plan_host);
-        s->plan = nullptr;
-        s->plan_host = nullptr;
-        s->plan_size = 0;
-        TRY(cudaMalloc(&s->plan, words * sizeof(int32_t) * 2));
-        TRY(cudaMallocHost(&s->plan_host, words * sizeof(int32_t) * 2));
-        s->plan_size = words * sizeof(int32_t) * 2;
-    }
-    int32_t * p = s->plan_host;
-    std::copy(plan.row_vector, plan.row_vector + n_rows, p);
-    std::memcpy(p + n_rows, plan.row_coef, n_rows * sizeof(float));
-    int32_t * q = p + 2 * n_rows;
-    q = std::copy(plan.cap_slot, plan.cap_slot + n_slots, q);
-    q = std::copy(slot_chunks.begin(), slot_chunks.end(), q);
-    q = std::copy(chunk_begin.begin(), chunk_begin.end(), q);
-    std::copy(plan.row_list, plan.row_list + n_list, q);
-    TRY(cudaMemcpyAsync(s->plan, p, words * sizeof(int32_t), cudaMemcpyHostToDevice, s->stream));
-    const auto * d = static_cast<const int32_t *>(s->plan);
     const unsigned chunks = (unsigned) ((n_embd + kThreads - 1) / kThreads);
     if (steer) {
-        steer_kernel<<<dim3((unsigned) n_rows, std::min(chunks, 4u)), kThreads, 0, s->stream>>>(
-            d_x, n_embd, d, reinterpret_cast<const float *>(d + n_rows), s->vectors);
+        const size_t bytes = (size_t) n_rows * (sizeof(int32_t) + sizeof(float));
+        if (s->steer_size < bytes) {
+            if (s->steer_plan != nullptr) cudaFree(s->steer_plan);
+            s->steer_plan = nullptr;
+            s->steer_size = 0;
+            TRY(cudaMalloc(&s->steer_plan, bytes * 2));
+            s->steer_size = bytes * 2;
+        }
+        auto * rv = static_cast<int32_t *>(s->steer_plan);
+        auto * rc = reinterpret_cast<float *>(rv + n_rows);
+        TRY(cudaMemcpyAsync(rv, plan.row_vector, n_rows * sizeof(int32_t), cudaMemcpyHostToDevice, s->stream));
+        TRY(cudaMemcpyAsync(rc, plan.row_coef, n_rows * sizeof(float), cudaMemcpyHostToDevice, s->stream));
+        steer_kernel<<<dim3((unsigned) n_rows, std::min(chunks, 4u)), kThreads, 0, s->stream>>>(d_x, n_embd, rv, rc, s->vectors);
         TRY(cudaPeekAtLastError());
     }
-    if (n_slots > 0) {
-        const int32_t * slot = d + 2 * n_rows;
-        const int32_t * d_slot_chunks = slot + n_slots;
-        const int32_t * d_chunk_begin = d_slot_chunks + n_slots + 1;
+    const int32_t n_seqs = plan.n_cap_seqs;
+    if (n_seqs > 0) {
+        const int32_t n_list = plan.cap_begin[n_seqs];
+        const size_t words = (size_t) n_seqs + (n_seqs + 1) + (n_list + n_seqs + 1) + n_list;
+        if (s->plan_id != plan.plan_id) {
+            // chunks: each sequence's rows cut into runs of at most kChunkRows
+            std::vector<int32_t> chunk_begin, seq_chunks{0};
+            for (int32_t g = 0; g < n_seqs; ++g) {
+                for (int32_t r = plan.cap_begin[g]; r < plan.cap_begin[g + 1]; r += kChunkRows) chunk_begin.push_back(r);
+                seq_chunks.push_back((int32_t) chunk_begin.size());
+            }
+            s->n_chunks = (int32_t) chunk_begin.size();
+            chunk_begin.push_back(n_list);
+            if (s->plan_size < words * sizeof(int32_t)) {
+                if (s->plan != nullptr) cudaFree(s->plan);
+                if (s->plan_host != nullptr) cudaFreeHost(s->plan_host);
+                s->plan = nullptr;
+                s->plan_host = nullptr;
+                s->plan_size = 0;
+                TRY(cudaMalloc(&s->plan, words * sizeof(int32_t) * 2));
+                TRY(cudaMallocHost(&s->plan_host, words * sizeof(int32_t) * 2));
+                s->plan_size = words * sizeof(int32_t) * 2;
+            }
+            // packed: cap_seq, seq_chunks, chunk_begin, row_list
+            int32_t * q = s->plan_host;
+            q = std::copy(plan.cap_seq, plan.cap_seq + n_seqs, q);
+            q = std::copy(seq_chunks.begin(), seq_chunks.end(), q);
+            q = std::copy(chunk_begin.begin(), chunk_begin.end(), q);
+            std::copy(plan.row_list, plan.row_list + n_list, q);
+            TRY(cudaMemcpyAsync(s->plan, s->plan_host, words * sizeof(int32_t), cudaMemcpyHostToDevice, s->stream));
+            s->plan_id = plan.plan_id;
+        }
+        const int32_t n_chunks = s->n_chunks;
+        const auto * d_seq = static_cast<const int32_t *>(s->plan);
+        const int32_t * d_seq_chunks = d_seq + n_seqs;
+        const int32_t * d_chunk_begin = d_seq_chunks + n_seqs + 1;
         const int32_t * list = d_chunk_begin + n_chunks + 1;
         const size_t need = (size_t) n_chunks * (n_embd + 1) * sizeof(float);
         if (s->partial_size < need) {
@@ -174,8 +191,8 @@ std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, i
         float * chunk_norm = s->partial + (size_t) n_chunks * n_embd;
         partial_kernel<<<(unsigned) n_chunks, kThreads, 0, s->stream>>>(d_x, n_embd, d_chunk_begin, list, s->partial, chunk_norm);
         TRY(cudaPeekAtLastError());
-        combine_kernel<<<dim3((unsigned) n_slots, chunks), kThreads, 0, s->stream>>>(n_embd, slot, d_slot_chunks, s->partial, chunk_norm,
-                                                                                      s->acc, s->acc + s->n_acc * n_embd);
+        combine_kernel<<<dim3((unsigned) n_seqs, chunks), kThreads, 0, s->stream>>>(n_embd, d_seq, plan.capture, plan.n_captures, d_seq_chunks,
+                                                                                      s->partial, chunk_norm, s->acc, s->acc + s->n_acc * n_embd);
         TRY(cudaPeekAtLastError());
     }
     // llama.cpp's next node may overwrite or read this tensor as soon as the hook returns
@@ -218,6 +235,7 @@ void emovec_cuda_residual_free(void * scratch) {
     if (s->plan != nullptr) cudaFree(s->plan);
     if (s->plan_host != nullptr) cudaFreeHost(s->plan_host);
     if (s->partial != nullptr) cudaFree(s->partial);
+    if (s->steer_plan != nullptr) cudaFree(s->steer_plan);
     if (s->stream != nullptr) cudaStreamDestroy(s->stream);
     delete s;
 }
