@@ -96,7 +96,8 @@ struct emovec_hooks {
     int32_t groups_ubatch = -1;
     int64_t groups_rows = -1;
     std::vector<emovec::Group> groups;
-    int64_t plan_id = 0;
+    int64_t plan_id = 0;          // > 0: the cached groups' plan
+    int64_t filtered_plan_id = 0; // plans of groups filtered for one layer get ids < 0
 };
 
 namespace emovec {

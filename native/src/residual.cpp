@@ -78,7 +78,7 @@ void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::
             plan_id = h->plan_id;
         } else {
             for (const Group & g : all) if (h->captures[g.seq].wants[capture]) filtered.push_back(g);
-            plan_id = ++h->plan_id;
+            plan_id = -(++h->filtered_plan_id); // its own id space: never mistaken for the cached groups' plan
         }
     }
     const std::vector<Group> & groups = *chosen;

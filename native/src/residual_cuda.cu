@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 
 namespace {
@@ -82,7 +83,7 @@ struct Scratch {
     void * plan = nullptr;          // device copy of the capture plan
     int32_t * plan_host = nullptr;  // pinned staging for it
     size_t plan_size = 0;
-    int64_t plan_id = -1;           // the capture plan on the device
+    int64_t plan_id = INT64_MIN;    // the capture plan on the device (none yet)
     int32_t n_chunks = 0;
     void * steer_plan = nullptr;    // steering: row_vector, row_coef
     size_t steer_size = 0;

@@ -242,4 +242,26 @@ class HookLayerTest {
         assertEquals("stay home and read", model.detokenize(java.util.Arrays.copyOfRange(tokens, span.from(), span.to()), false).trim());
         assertThrows(EmovecException.class, () -> model.spanOf(tokens, text, "not there"));
     }
+
+    @Test
+    void sequencesInOneBatchMayCaptureDifferentLayers() {
+        int[] a = prompt("The first sequence captures one layer."), b = prompt("The second captures two layers, and more tokens.");
+        try (PromptScorer s = new PromptScorer(model, exact())) {
+            List<ScoreResult> r = s.score(List.of(ScoreRequest.of("a", a).withCapture(CaptureRequest.mean(Span.all(), 1)),
+                    ScoreRequest.of("b", b).withCapture(CaptureRequest.mean(Span.from(2), 1, 2))));
+            for (int k = 0; k < 2; k++) {
+                int[] t = k == 0 ? a : b;
+                int from = k == 0 ? 0 : 2;
+                Captured c = r.get(k).captured();
+                ReferenceLlama.Forward ref = reference.forward(t, List.of());
+                for (int layer : c.layers()) {
+                    double[] mean = new double[width];
+                    for (int p = from; p < t.length; p++) for (int j = 0; j < width; j++) mean[j] += ref.residual(p, layer)[j] / (t.length - from);
+                    assertTrue(relativeError(c.mean(layer), mean) < TOLERANCE, "sequence " + k + " layer " + layer);
+                    assertEquals(t.length - from, c.counts()[c.indexOf(layer)]);
+                }
+            }
+            assertArrayEquals(new int[] {1}, r.get(0).captured().layers());
+        }
+    }
 }
