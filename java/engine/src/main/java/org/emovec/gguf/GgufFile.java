@@ -66,7 +66,7 @@ public final class GgufFile implements AutoCloseable {
             long offset = in.i64("offset of '" + name + "'");
             TensorInfo t = new TensorInfo(name, dims, type, offset);
             try {
-                if (t.elements() % type.blockSize != 0) throw new ArithmeticException();
+                if (t.elements() % type.blockSize != 0 || t.bytes() < 0) throw new ArithmeticException(); // bytes(): overflow-checked too
             } catch (ArithmeticException e) {
                 throw new GgufException(path, "tensor '" + name + "' has an impossible shape for " + type + ": file is corrupt");
             }
