@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
-import java.util.function.Function;
 import java.util.stream.IntStream;
 
 import org.emovec.engine.BatchGenerator;
@@ -83,45 +82,43 @@ final class BenchCommand implements Callable<Integer> {
             report.put("layer", l);
             System.out.printf("model %s, captured/steered layer %d (layer L = l_out-L = HF hidden_states[L+1])%n", m.description(), l);
 
-            List<int[]> texts = new ArrayList<>();
-            for (int i = 0; i < prompts; i++) texts.add(tokens(m, i, promptTokens));
-            // Each condition: a transformation of the requests, and whether the hook only splits the graph (no work).
-            List<Condition<ScoreRequest>> prefill = List.of(
-                    new Condition<>("no hook", q -> q, false),
-                    new Condition<>("split at 1 layer, no work", q -> q.withCapture(CaptureRequest.mean(Span.all(), l)), true),
-                    new Condition<>("capture 1 layer", q -> q.withCapture(CaptureRequest.mean(Span.all(), l)), false),
-                    new Condition<>("split at all layers, no work", q -> q.withCapture(CaptureRequest.mean(Span.all(), all)), true),
-                    new Condition<>("capture all layers", q -> q.withCapture(CaptureRequest.mean(Span.all(), all)), false),
-                    new Condition<>("steer a 16-token span", q -> q.withSteering(List.of(new Steering(l, v, 1.0, Span.of(promptTokens / 2, promptTokens / 2 + 16)))), false));
             int promptLen = 64;
-            List<Condition<GenerationRequest>> decode = List.of(
-                    new Condition<>("no hook", q -> q, false),
-                    new Condition<>("split at 1 layer, no work", q -> q.withCapture(CaptureRequest.mean(Span.all(), l)), true),
-                    new Condition<>("capture 1 layer", q -> q.withCapture(CaptureRequest.mean(Span.all(), l)), false),
-                    new Condition<>("split at all layers, no work", q -> q.withCapture(CaptureRequest.mean(Span.all(), all)), true),
-                    new Condition<>("capture all layers", q -> q.withCapture(CaptureRequest.mean(Span.all(), all)), false),
-                    new Condition<>("steer the generated span", q -> q.withSteering(List.of(new Steering(l, v, 1.0, Span.from(q.prompt().length)))), false));
+            List<int[]> texts = new ArrayList<>(), genPrompts = new ArrayList<>();
+            for (int i = 0; i < prompts; i++) texts.add(tokens(m, i, promptTokens));
+            for (int i = 0; i < parallel; i++) genPrompts.add(tokens(m, 1000 + i, promptLen));
+            Span prefillSpan = Span.of(promptTokens / 2, promptTokens / 2 + 16), generatedSpan = Span.from(promptLen);
+            List<Condition> conditions = List.of(
+                    new Condition("no hook", null, false, false),
+                    new Condition("split at 1 layer, no work", CaptureRequest.mean(Span.all(), l), false, true),
+                    new Condition("capture 1 layer", CaptureRequest.mean(Span.all(), l), false, false),
+                    new Condition("split at all layers, no work", CaptureRequest.mean(Span.all(), all), false, true),
+                    new Condition("capture all layers", CaptureRequest.mean(Span.all(), all), false, false),
+                    new Condition("steer a token span", null, true, false));
             Map<String, Double> prefillRates = new LinkedHashMap<>(), decodeRates = new LinkedHashMap<>();
             GeneratorOptions go = new GeneratorOptions(parallel, promptLen + genTokens + 8, Math.max(2048, parallel), 0, true, GeneratorOptions.Sampler.HOST);
             for (int round = 0; round < repeats; round++) {
-                for (Condition<ScoreRequest> c : prefill) {
+                for (Condition c : conditions) {
                     System.setProperty("emovec.hookDiagnostics", c.splitOnly() ? "1" : "0");
+                    List<Steering> steer = c.steer() ? List.of(new Steering(l, v, 1.0, prefillSpan)) : List.of();
                     try (PromptScorer s = new PromptScorer(m, ScorerOptions.defaults().withSequences(sequences).withBatch(sequences * promptTokens, 512))) {
-                        s.score(List.of(c.apply().apply(ScoreRequest.of("warmup", texts.get(0))))); // first-use allocations out of the timing
+                        s.score(List.of(ScoreRequest.of("warmup", texts.get(0)).withCapture(c.capture()).withSteering(steer))); // first-use allocations out of the timing
                         List<ScoreRequest> qs = new ArrayList<>();
-                        for (int i = 0; i < texts.size(); i++) qs.add(c.apply().apply(ScoreRequest.of("p" + i, texts.get(i))));
+                        for (int i = 0; i < texts.size(); i++) qs.add(ScoreRequest.of("p" + i, texts.get(i)).withCapture(c.capture()).withSteering(steer));
                         long t0 = System.nanoTime();
                         s.score(qs);
                         double rate = (double) prompts * promptTokens / ((System.nanoTime() - t0) / 1e9);
                         prefillRates.merge(c.name(), rate, Math::max);
                     }
                 }
-                for (Condition<GenerationRequest> c : decode) {
+                for (Condition c : conditions) {
                     System.setProperty("emovec.hookDiagnostics", c.splitOnly() ? "1" : "0");
+                    List<Steering> steer = c.steer() ? List.of(new Steering(l, v, 1.0, generatedSpan)) : List.of();
                     try (BatchGenerator g = new BatchGenerator(m, go).captureLayers(all)) {
-                        g.generateAll(List.of(new GenerationRequest("warmup", tokens(m, 0, promptLen), Sampling.defaults(0), 4)));
+                        g.generateAll(List.of(new GenerationRequest("warmup", genPrompts.get(0), Sampling.defaults(0), 4)));
                         List<GenerationRequest> qs = new ArrayList<>();
-                        for (int i = 0; i < parallel; i++) qs.add(c.apply().apply(new GenerationRequest("g" + i, tokens(m, 1000 + i, promptLen), Sampling.defaults(i), genTokens)));
+                        for (int i = 0; i < parallel; i++) {
+                            qs.add(new GenerationRequest("g" + i, genPrompts.get(i), Sampling.defaults(i), genTokens).withCapture(c.capture()).withSteering(steer));
+                        }
                         BatchGenerator.Stats st = g.stats();
                         long before = st.decodeOnlyTokens, beforeNs = st.decodeOnlyNanos, steps = st.steps, dec = st.decodeNanos, smp = st.sampleNanos, tot = st.totalNanos;
                         g.generateAll(qs);
@@ -135,14 +132,18 @@ final class BenchCommand implements Callable<Integer> {
             System.clearProperty("emovec.hookDiagnostics");
             report.put("prefill_tokens_per_second", prefillRates);
             report.put("decode_tokens_per_second", decodeRates);
-            print("prefill, best of " + repeats + " (" + prompts + " prompts x " + promptTokens + " tokens, " + sequences + " per decode)", prefillRates);
-            print("decode, best of " + repeats + " (" + parallel + " sequences, " + promptLen + " prompt + " + genTokens + " new tokens, sampling on; decode-only steps)", decodeRates);
+            print("prefill, best of " + repeats + " (" + prompts + " prompts x " + promptTokens + " tokens, " + sequences + " per decode; steered span: 16 prompt tokens)", prefillRates);
+            print("decode, best of " + repeats + " (" + parallel + " sequences, " + promptLen + " prompt + " + genTokens + " new tokens, sampling on; decode-only steps; steered span: the generated tokens)", decodeRates);
         }
         if (out != null) AtomicFiles.writeString(out, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(report));
         return 0;
     }
 
-    record Condition<T>(String name, Function<T, T> apply, boolean splitOnly) {}
+    /**
+     * A measured condition, the same for prefill and decode: what each sequence captures (null: nothing), whether
+     * it steers a token span, and whether the hook only splits llama.cpp's graph at the captured layers (no work).
+     */
+    record Condition(String name, CaptureRequest capture, boolean steer, boolean splitOnly) {}
 
     private static void print(String title, Map<String, Double> rates) {
         double base = rates.values().iterator().next();

@@ -170,25 +170,15 @@ final class CaptureCommand implements Callable<Integer> {
     }
 
     static List<Prompt> readPrompts(Path file) throws IOException {
-        ObjectMapper json = new ObjectMapper();
         List<Prompt> list = new ArrayList<>();
         try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String line;
-            int n = 0;
-            while ((line = in.readLine()) != null) {
-                n++;
-                if (line.isBlank()) continue;
-                JsonNode o;
-                try {
-                    o = json.readTree(line);
-                } catch (IOException e) {
-                    throw new EmovecException(file + " line " + n + ": not valid JSON");
-                }
-                if (!o.hasNonNull("text")) throw new EmovecException(file + " line " + n + ": needs a \"text\" field");
-                list.add(new Prompt(o.path("id").asText("p" + n), o.get("text").asText(), o.hasNonNull("steer_text") ? o.get("steer_text").asText() : null));
+            for (PromptsFile.Line line : PromptsFile.read(in, file.toString())) {
+                JsonNode o = line.node();
+                if (!o.hasNonNull("text")) throw new EmovecException(file + " line " + line.number() + ": needs a \"text\" field");
+                list.add(new Prompt(o.path("id").asText("p" + line.number()), o.get("text").asText(),
+                        o.hasNonNull("steer_text") ? o.get("steer_text").asText() : null));
             }
         }
-        if (list.isEmpty()) throw new EmovecException(file + ": no prompts");
         return list;
     }
 
@@ -205,10 +195,7 @@ final class CaptureCommand implements Callable<Integer> {
                 throw new EmovecException("--layers '" + text + "': write all, or numbers and ranges like 0,5,10-20");
             }
         }
-        for (int l : out) {
-            if (l < 0 || l >= modelLayers) throw new EmovecException("layer " + l + " is out of range: this model has layers 0.." + (modelLayers - 1)
-                    + " (layer L = the residual after block L = HF hidden_states[L+1])");
-        }
+        for (int l : out) Model.checkLayer(l, modelLayers);
         return out.stream().mapToInt(Integer::intValue).distinct().sorted().toArray();
     }
 }

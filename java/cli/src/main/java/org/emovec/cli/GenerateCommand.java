@@ -206,24 +206,15 @@ final class GenerateCommand implements Callable<Integer> {
         if (prompts != null && !Files.isRegularFile(prompts)) throw new EmovecException(prompts + ": no such prompts file (give a JSONL file, one {\"id\",\"prompt\"} object a line)");
         try (InputStream in = prompts == null ? GenerateCommand.class.getResourceAsStream("demo-prompts.jsonl") : Files.newInputStream(prompts);
              BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-            String line;
-            int n = 0;
-            while ((line = r.readLine()) != null) {
-                n++;
-                if (line.isBlank()) continue;
-                JsonNode node;
-                try {
-                    node = json.readTree(line);
-                } catch (IOException e) {
-                    throw new EmovecException(source + " line " + n + ": not valid JSON");
-                }
+            for (PromptsFile.Line line : PromptsFile.read(r, source)) {
+                JsonNode node = line.node();
+                int n = line.number();
                 if (!node.isObject() || !node.hasNonNull("id")) throw new EmovecException(source + " line " + n + ": needs an \"id\"");
                 if (!node.has("prompt") && !node.has("messages") && !node.has("text")) throw new EmovecException(source + " line " + n + ": needs \"prompt\", \"messages\" or \"text\"");
                 if (!ids.add(node.get("id").asText())) throw new EmovecException(source + " line " + n + ": id '" + node.get("id").asText() + "' appears twice");
                 list.add(node);
             }
         }
-        if (list.isEmpty()) throw new EmovecException(source + ": no prompts");
         return list;
     }
 

@@ -91,10 +91,10 @@ public final class BatchGenerator implements AutoCloseable {
         Native.takeLastError();
         ctx = llama_init_from_model(model.handle(), p);
         if (ctx == null || ctx.isNull()) {
-            String why = Native.takeLastError();
+            String why = Native.lastErrorSuffix();
             hooks.close();
             throw new EmovecException("cannot create a context for " + options.parallel() + " sequences of "
-                    + options.contextPerSequence() + " tokens" + (why.isEmpty() ? "" : " (" + why + ")")
+                    + options.contextPerSequence() + " tokens" + why
                     + ": lower --parallel or --ctx");
         }
         contextPerSequence = llama_n_ctx_seq(ctx);
@@ -183,8 +183,7 @@ public final class BatchGenerator implements AutoCloseable {
             if (rc == 0) llama_synchronize(ctx); // no cost (sampling waits anyway) and it splits the timings honestly
             long decoded = System.nanoTime();
             if (rc != 0) {
-                String why = Native.takeLastError();
-                throw new EmovecException("llama_decode failed with code " + rc + (why.isEmpty() ? "" : " (" + why + ")")
+                throw new EmovecException("llama_decode failed with code " + rc + Native.lastErrorSuffix()
                         + (rc == 1 ? ": the KV cache is full, lower --parallel or raise --ctx" : ""));
             }
             hooks.check();

@@ -56,12 +56,7 @@ final class Hooks implements AutoCloseable {
         Arrays.fill(captures, null);
     }
 
-    void checkLayer(int layer) {
-        if (layer < 0 || layer >= layers) {
-            throw new EmovecException("layer " + layer + " is out of range: this model has layers 0.." + (layers - 1)
-                    + " (layer L = the residual after block L = HF hidden_states[L+1])");
-        }
-    }
+    void checkLayer(int layer) { Model.checkLayer(layer, layers); }
 
     /** Sequence seq, of tokens length, captures as asked (its layers must be among the capture layers). */
     void capture(int seq, CaptureRequest request, int tokens) {

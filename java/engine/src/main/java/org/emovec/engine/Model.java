@@ -36,8 +36,7 @@ public final class Model implements AutoCloseable {
         Native.takeLastError();
         llama_model m = llama_model_load_from_file(path.toString(), p);
         if (m == null || m.isNull()) {
-            String why = Native.takeLastError();
-            throw new EmovecException(path + ": llama.cpp could not load the model" + (why.isEmpty() ? "" : " (" + why + ")"));
+            throw new EmovecException(path + ": llama.cpp could not load the model" + Native.lastErrorSuffix());
         }
         return new Model(path, m);
     }
@@ -53,6 +52,14 @@ public final class Model implements AutoCloseable {
     public int trainedContext() { return llama_model_n_ctx_train(live()); }
     public long parameters() { return llama_model_n_params(live()); }
     public long bytes() { return llama_model_size(live()); }
+
+    /** Throws the one-line error for a layer outside 0..layers-1 (layer L = the residual after block L). */
+    public static void checkLayer(int layer, int layers) {
+        if (layer < 0 || layer >= layers) {
+            throw new EmovecException("layer " + layer + " is out of range: this model has layers 0.." + (layers - 1)
+                    + " (layer L = the residual after block L = HF hidden_states[L+1])");
+        }
+    }
 
     public String description() {
         byte[] buf = new byte[256];

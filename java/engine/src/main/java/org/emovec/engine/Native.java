@@ -38,6 +38,12 @@ public final class Native {
         };
     }
 
+    /** " (the last error line llama.cpp logged)", or "" when none; clears it. For the end of an error message. */
+    public static String lastErrorSuffix() {
+        String why = takeLastError();
+        return why.isEmpty() ? "" : " (" + why + ")";
+    }
+
     /** The last error line llama.cpp logged, cleared after reading; "" when none. */
     public static String takeLastError() {
         String s = LlamaCpp.emovec_last_error().getString().trim();

@@ -49,10 +49,10 @@ public final class PromptScorer implements AutoCloseable {
         Native.takeLastError();
         ctx = llama_init_from_model(model.handle(), p);
         if (ctx == null || ctx.isNull()) {
-            String why = Native.takeLastError();
+            String why = Native.lastErrorSuffix();
             hooks.close();
             throw new EmovecException("cannot create a scoring context of " + options.sequences() + " sequences, " + options.batchTokens()
-                    + " tokens" + (why.isEmpty() ? "" : " (" + why + ")") + ": use fewer sequences or a smaller batch");
+                    + " tokens" + why + ": use fewer sequences or a smaller batch");
         }
         batch = llama_batch_init(options.batchTokens(), 0, 1);
     }
@@ -108,9 +108,9 @@ public final class PromptScorer implements AutoCloseable {
         hooks.begin(n, pos, seq, want, llama_n_ubatch(ctx), options.kvPerSequence() && options.sequences() > 1);
         int rc = llama_decode(ctx, batch);
         if (rc != 0) {
-            String why = Native.takeLastError();
+            String why = Native.lastErrorSuffix();
             hooks.finish(java.util.stream.IntStream.range(0, group.size()).toArray());
-            throw new EmovecException("llama_decode failed with code " + rc + (why.isEmpty() ? "" : " (" + why + ")"));
+            throw new EmovecException("llama_decode failed with code " + rc + why);
         }
         llama_synchronize(ctx);
         List<ScoreResult> results = new ArrayList<>(group.size());

@@ -19,8 +19,7 @@ public final class Quantizer {
         Native.takeLastError();
         int rc = llama_model_quantize(in.toString(), out.toString(), p);
         if (rc != 0) {
-            String why = Native.takeLastError();
-            throw new EmovecException("llama.cpp could not quantize " + in + " to " + out + (why.isEmpty() ? "" : " (" + why + ")"));
+            throw new EmovecException("llama.cpp could not quantize " + in + " to " + out + Native.lastErrorSuffix());
         }
     }
 }
