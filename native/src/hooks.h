@@ -118,13 +118,10 @@ struct ResidualCudaPlan {
     // steering: per row of x, the vector index (-1: none) and coefficient
     const int32_t * row_vector;
     const float * row_coef;
-    // capture: sequences with rows here, and for each the range of its rows in row_list (CSR); uploaded only
-    // when plan_id differs from the last one uploaded
+    // capture: each capturing sequence's rows here; flattened and uploaded only when plan_id differs from the
+    // last plan uploaded
     int64_t plan_id;
-    int32_t n_cap_seqs;
-    const int32_t * cap_seq;       // [n_cap_seqs]
-    const int32_t * cap_begin;     // [n_cap_seqs + 1]
-    const int32_t * row_list;
+    const std::vector<emovec::Group> * groups;
     // accumulator row of sequence seq = seq * n_captures + capture
     int32_t capture, n_captures;
 };

@@ -47,10 +47,12 @@ void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::
         return;
     }
     // steering: the vector and coefficient of each row (at most one per sequence and layer)
-    std::vector<int32_t> row_vector(n_rows, -1);
-    std::vector<float> row_coef(n_rows, 0.0f);
+    std::vector<int32_t> row_vector;
+    std::vector<float> row_coef;
     bool steer = false;
     if (h->steered_layer[layer]) {
+        row_vector.assign(n_rows, -1);
+        row_coef.assign(n_rows, 0.0f);
         for (int64_t r = 0; r < n_rows; ++r) {
             const BatchToken & tok = h->batch[rows[r]];
             auto it = h->steers.find(tok.seq);
@@ -128,14 +130,7 @@ void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::
         return;
     }
 #ifdef EMOVEC_CUDA
-    std::vector<int32_t> cap_seq, cap_begin{0}, row_list;
-    for (const Group & g : groups) {
-        cap_seq.push_back(g.seq);
-        row_list.insert(row_list.end(), g.rows.begin(), g.rows.end());
-        cap_begin.push_back((int32_t) row_list.size());
-    }
-    ResidualCudaPlan plan{row_vector.data(), row_coef.data(), plan_id, (int32_t) groups.size(), cap_seq.data(), cap_begin.data(),
-                          row_list.data(), capture, (int32_t) h->capture_layers.size()};
+    ResidualCudaPlan plan{row_vector.data(), row_coef.data(), plan_id, &groups, capture, (int32_t) h->capture_layers.size()};
     float * x = static_cast<float *>(t->data);
     const std::string err = emovec_cuda_residual(&h->residual_gpu, x, n_embd, n_rows, plan, steer, h->vectors.data(),
                                                  h->n_vectors, h->vectors_version, (int64_t) h->n_slots * h->capture_layers.size());

@@ -81,8 +81,9 @@ struct Scratch {
     float * acc = nullptr;   // n_acc x n_embd sums, then n_acc norm sums
     int64_t n_acc = 0, n_embd = 0;
     void * plan = nullptr;          // device copy of the capture plan
-    int32_t * plan_host = nullptr;  // pinned staging for it
     size_t plan_size = 0;
+    int32_t * plan_host = nullptr;  // pinned staging for it
+    size_t plan_host_size = 0;
     int64_t plan_id = INT64_MIN;    // the capture plan on the device (none yet)
     int32_t n_chunks = 0;
     void * steer_plan = nullptr;    // steering: row_vector, row_coef
@@ -103,6 +104,18 @@ std::string check(cudaError_t e, const char * what) {
         std::string e_ = check((call), #call);         \
         if (!e_.empty()) return e_;                    \
     } while (0)
+
+// Makes *buf hold at least need bytes (device memory, or pinned host memory), with room to spare so that
+// slowly growing plans do not reallocate every call.
+std::string grow(void ** buf, size_t * size, size_t need, bool pinned_host = false) {
+    if (*size >= need) return "";
+    if (*buf != nullptr) pinned_host ? cudaFreeHost(*buf) : cudaFree(*buf);
+    *buf = nullptr;
+    *size = 0;
+    TRY(pinned_host ? cudaMallocHost(buf, need * 2) : cudaMalloc(buf, need * 2));
+    *size = need * 2;
+    return "";
+}
 
 }  // namespace
 
@@ -129,14 +142,8 @@ std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, i
     }
     const unsigned chunks = (unsigned) ((n_embd + kThreads - 1) / kThreads);
     if (steer) {
-        const size_t bytes = (size_t) n_rows * (sizeof(int32_t) + sizeof(float));
-        if (s->steer_size < bytes) {
-            if (s->steer_plan != nullptr) cudaFree(s->steer_plan);
-            s->steer_plan = nullptr;
-            s->steer_size = 0;
-            TRY(cudaMalloc(&s->steer_plan, bytes * 2));
-            s->steer_size = bytes * 2;
-        }
+        const std::string e = grow(&s->steer_plan, &s->steer_size, (size_t) n_rows * (sizeof(int32_t) + sizeof(float)));
+        if (!e.empty()) return e;
         auto * rv = static_cast<int32_t *>(s->steer_plan);
         auto * rc = reinterpret_cast<float *>(rv + n_rows);
         TRY(cudaMemcpyAsync(rv, plan.row_vector, n_rows * sizeof(int32_t), cudaMemcpyHostToDevice, s->stream));
@@ -144,35 +151,29 @@ std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, i
         steer_kernel<<<dim3((unsigned) n_rows, std::min(chunks, 4u)), kThreads, 0, s->stream>>>(d_x, n_embd, rv, rc, s->vectors);
         TRY(cudaPeekAtLastError());
     }
-    const int32_t n_seqs = plan.n_cap_seqs;
+    const std::vector<emovec::Group> & groups = *plan.groups;
+    const int32_t n_seqs = (int32_t) groups.size();
     if (n_seqs > 0) {
-        const int32_t n_list = plan.cap_begin[n_seqs];
-        const size_t words = (size_t) n_seqs + (n_seqs + 1) + (n_list + n_seqs + 1) + n_list;
         if (s->plan_id != plan.plan_id) {
-            // chunks: each sequence's rows cut into runs of at most kChunkRows
-            std::vector<int32_t> chunk_begin, seq_chunks{0};
-            for (int32_t g = 0; g < n_seqs; ++g) {
-                for (int32_t r = plan.cap_begin[g]; r < plan.cap_begin[g + 1]; r += kChunkRows) chunk_begin.push_back(r);
+            // packed: cap_seq[n_seqs], seq_chunks[n_seqs + 1], chunk_begin[n_chunks + 1], row_list, where chunks
+            // cut each sequence's rows into runs of at most kChunkRows
+            std::vector<int32_t> seq_chunks{0}, chunk_begin, row_list;
+            for (const emovec::Group & g : groups) {
+                for (size_t r = 0; r < g.rows.size(); r += kChunkRows) chunk_begin.push_back((int32_t) (row_list.size() + r));
+                row_list.insert(row_list.end(), g.rows.begin(), g.rows.end());
                 seq_chunks.push_back((int32_t) chunk_begin.size());
             }
             s->n_chunks = (int32_t) chunk_begin.size();
-            chunk_begin.push_back(n_list);
-            if (s->plan_size < words * sizeof(int32_t)) {
-                if (s->plan != nullptr) cudaFree(s->plan);
-                if (s->plan_host != nullptr) cudaFreeHost(s->plan_host);
-                s->plan = nullptr;
-                s->plan_host = nullptr;
-                s->plan_size = 0;
-                TRY(cudaMalloc(&s->plan, words * sizeof(int32_t) * 2));
-                TRY(cudaMallocHost(&s->plan_host, words * sizeof(int32_t) * 2));
-                s->plan_size = words * sizeof(int32_t) * 2;
-            }
-            // packed: cap_seq, seq_chunks, chunk_begin, row_list
+            chunk_begin.push_back((int32_t) row_list.size());
+            const size_t words = (size_t) n_seqs + seq_chunks.size() + chunk_begin.size() + row_list.size();
+            std::string e = grow(&s->plan, &s->plan_size, words * sizeof(int32_t));
+            if (e.empty()) e = grow(reinterpret_cast<void **>(&s->plan_host), &s->plan_host_size, words * sizeof(int32_t), true);
+            if (!e.empty()) return e;
             int32_t * q = s->plan_host;
-            q = std::copy(plan.cap_seq, plan.cap_seq + n_seqs, q);
+            for (const emovec::Group & g : groups) *q++ = g.seq;
             q = std::copy(seq_chunks.begin(), seq_chunks.end(), q);
             q = std::copy(chunk_begin.begin(), chunk_begin.end(), q);
-            std::copy(plan.row_list, plan.row_list + n_list, q);
+            std::copy(row_list.begin(), row_list.end(), q);
             TRY(cudaMemcpyAsync(s->plan, s->plan_host, words * sizeof(int32_t), cudaMemcpyHostToDevice, s->stream));
             s->plan_id = plan.plan_id;
         }
@@ -181,14 +182,8 @@ std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, i
         const int32_t * d_seq_chunks = d_seq + n_seqs;
         const int32_t * d_chunk_begin = d_seq_chunks + n_seqs + 1;
         const int32_t * list = d_chunk_begin + n_chunks + 1;
-        const size_t need = (size_t) n_chunks * (n_embd + 1) * sizeof(float);
-        if (s->partial_size < need) {
-            if (s->partial != nullptr) cudaFree(s->partial);
-            s->partial = nullptr;
-            s->partial_size = 0;
-            TRY(cudaMalloc(&s->partial, need * 2));
-            s->partial_size = need * 2;
-        }
+        const std::string e = grow(reinterpret_cast<void **>(&s->partial), &s->partial_size, (size_t) n_chunks * (n_embd + 1) * sizeof(float));
+        if (!e.empty()) return e;
         float * chunk_norm = s->partial + (size_t) n_chunks * n_embd;
         partial_kernel<<<(unsigned) n_chunks, kThreads, 0, s->stream>>>(d_x, n_embd, d_chunk_begin, list, s->partial, chunk_norm);
         TRY(cudaPeekAtLastError());
