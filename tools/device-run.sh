@@ -6,7 +6,8 @@
 #   4. emovec generate on the same model, batch and lengths, sampling on (host and backend samplers)
 #   5. print both figures and the ratio
 #   hooks job: emovec's CUDA captures and steering vs HF transformers (tools/hf-reference), and hook overhead (emovec bench)
-# overhead job: what capture and steering cost (emovec bench). JOBS picks the jobs (default "hooks overhead generate").
+# overhead job: what capture and steering cost (emovec bench). pipeline job: `emovec run` on the 8B shape, timed.
+# JOBS picks the jobs (default "hooks overhead generate").
 # Long: start it with `setsid bash tools/device-run.sh start` and poll with `bash tools/device-run.sh poll`
 # from back-to-back device calls; `run` does it in the foreground. Stages already done are skipped.
 set -euo pipefail
@@ -170,6 +171,16 @@ job_overhead() {
   # What the hooks cost on the full 8B shape (EMOVEC_HOOK_PROFILE: time inside the hook, per condition)
   stamp "emovec bench (hook overhead) on $model"
   EMOVEC_HOOK_PROFILE=1 emovec bench --model "$model" -o "$W/results/bench-hooks.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-hooks.txt"
+}
+
+job_pipeline() {
+  # The experiment end to end on the 8B shape (random weights: the checks must fail), timed per stage: a screening
+  # corpus (every emotion, PIPE_TOPICS topics, 1 story each) and steering of PIPE_STEER emotions (+ blissful, hostile).
+  stamp "emovec run on $model"
+  emovec run --model "$model" --out "$W/run" --emotions 171 --topics "${PIPE_TOPICS:-2}" --stories 1 --story-max-tokens 300 \
+    --steer-top "${PIPE_STEER:-6}" --parallel 256 --quiet 2>&1 | grep -v n_ctx | tee "$W/results/pipeline.txt"
+  cp "$W/run/validate/L21.json" "$W/run/stories/complete.json" "$W/run/vectors/vectors.json" "$W/results/" 2>/dev/null || true
+  tar -C "$W/run" -czf "$W/results/report.tgz" report
 }
 
 for job in ${JOBS:-hooks overhead generate}; do

@@ -25,6 +25,11 @@ void emovec_clear_last_error(void);
 void emovec_batch_fill(struct llama_batch * batch, int32_t n, const int32_t * tokens, const int32_t * pos,
                        const int32_t * seqs, const int8_t * want_logits);
 
+// Converts n values of ggml type `type` at src (any type ggml can read: F32, F16, BF16, Q4_K, Q6_K, ...) to
+// floats at dst; n must be a whole number of blocks. Returns 0, or -1 when ggml cannot dequantize the type.
+// (What the logit lens reads the unembedding with, whatever a GGUF's quantization.)
+int32_t emovec_dequantize(int32_t type, const void * src, float * dst, int64_t n);
+
 // Hooks on llama.cpp's graph evaluation: give emovec_hooks_callback() and the hooks object to
 // llama_context_params.cb_eval and cb_eval_user_data. The hooks can
 //  - reduce each ubatch's logits, where they live (a CUDA kernel on the GPU), to every row's top_k best
@@ -71,8 +76,8 @@ int32_t emovec_capture_read(struct emovec_hooks * hooks, int32_t n_seqs, const i
 // seq's kept rows ((to - from) x n_captures x n_embd) and whether each was seen ((to - from) x n_captures).
 int32_t emovec_capture_rows(const struct emovec_hooks * hooks, int32_t seq, float * rows, uint8_t * have);
 // Sequence seq adds coef * vectors[vector] to the residual after block `layer` at positions [from, to), before
-// any capture at that layer reads it; every other row is left untouched. One steer per sequence and layer
-// (a second replaces the first).
+// any capture at that layer reads it; every other row is left untouched. A sequence may have several steers at
+// one layer on disjoint spans (e.g. both options of an A/B prompt); one overlapping an earlier one replaces it.
 int32_t emovec_steer_add(struct emovec_hooks * hooks, int32_t seq, int32_t layer, int32_t vector, float coef,
                          int32_t from, int32_t to);
 void emovec_steer_clear(struct emovec_hooks * hooks, int32_t seq);

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <string>
 
@@ -30,7 +31,7 @@ static void emovec_log(enum ggml_log_level level, const char * text, void * /*us
 
 extern "C" {
 
-const char * emovec_native_version(void) { return "0.2.0"; }
+const char * emovec_native_version(void) { return "0.3.0"; }
 
 void emovec_log_set_min_level(int32_t min_level) {
     g_min_level.store(min_level);
@@ -59,6 +60,18 @@ void emovec_batch_fill(struct llama_batch * batch, int32_t n, const int32_t * to
 void emovec_clear_last_error(void) {
     std::lock_guard<std::mutex> lock(g_error_mutex);
     g_last_error.clear();
+}
+
+int32_t emovec_dequantize(int32_t type, const void * src, float * dst, int64_t n) {
+    if (type == GGML_TYPE_F32) {
+        memcpy(dst, src, (size_t) n * sizeof(float));
+        return 0;
+    }
+    if (type < 0 || type >= GGML_TYPE_COUNT) return -1;
+    const struct ggml_type_traits * traits = ggml_get_type_traits((enum ggml_type) type);
+    if (traits == nullptr || traits->to_float == nullptr || traits->blck_size <= 0 || n % traits->blck_size != 0) return -1;
+    traits->to_float(src, dst, n);
+    return 0;
 }
 
 }

@@ -46,7 +46,7 @@ void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::
         h->error = "l_out-" + std::to_string(layer) + " is not a contiguous F32 tensor of width " + std::to_string(h->n_embd);
         return;
     }
-    // steering: the vector and coefficient of each row (at most one per sequence and layer)
+    // steering: the vector and coefficient of each row (a sequence's steers at one layer cover disjoint spans)
     std::vector<int32_t> row_vector;
     std::vector<float> row_coef;
     bool steer = false;
@@ -290,7 +290,9 @@ int32_t emovec_steer_add(struct emovec_hooks * h, int32_t seq, int32_t layer, in
     if (layer < 0 || layer >= h->n_layer || vector < 0 || vector >= h->n_vectors || from < 0 || to < from) return -1;
     auto & list = h->steers[seq];
     for (auto & s : list) {
-        if (s.layer == layer) { // one steer per sequence and layer: the new one replaces it
+        // Several steers of one sequence and layer must cover disjoint positions (e.g. both options of an A/B
+        // prompt), so that each row gets at most one vector; one that overlaps an earlier one replaces it.
+        if (s.layer == layer && from < s.span.to && s.span.from < to) {
             s = {layer, vector, coef, {from, to}};
             return 0;
         }

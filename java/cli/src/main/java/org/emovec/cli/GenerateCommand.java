@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.Writer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,6 +24,7 @@ import org.emovec.engine.GeneratorOptions;
 import org.emovec.engine.Model;
 import org.emovec.engine.Sampling;
 import org.emovec.engine.Seeds;
+import org.emovec.io.Journal;
 import org.emovec.model.DefaultModel;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -218,24 +218,13 @@ final class GenerateCommand implements Callable<Integer> {
         return list;
     }
 
-    /** Ids already in the output file; a last line cut short by a kill is removed first. */
+    /** Ids already in the output file (a {@link Journal}). */
     private Set<String> resume(Path file) throws IOException {
         Set<String> ids = new HashSet<>();
         Path parent = file.toAbsolutePath().getParent();
         Files.createDirectories(parent);
         if (!Files.isWritable(parent)) throw new EmovecException(parent + ": output directory is not writable: choose another --out");
-        if (!Files.exists(file)) return ids;
-        byte[] bytes = Files.readAllBytes(file);
-        int end = bytes.length;
-        while (end > 0 && bytes[end - 1] != '\n') end--;
-        if (end < bytes.length) {
-            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
-                ch.truncate(end);
-            }
-        }
-        for (String line : new String(bytes, 0, end, StandardCharsets.UTF_8).split("\n")) {
-            if (!line.isBlank()) ids.add(json.readTree(line).get("id").asText());
-        }
+        for (String line : Journal.lines(file)) ids.add(json.readTree(line).get("id").asText());
         return ids;
     }
 

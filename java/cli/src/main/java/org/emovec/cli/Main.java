@@ -15,7 +15,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "emovec", mixinStandardHelpOptions = true, version = "emovec 0.1.0",
         description = "Find and test emotion vectors inside open-weight LLMs (GGUF, over llama.cpp).",
-        subcommands = {InfoCommand.class, MakeModelCommand.class, GenerateCommand.class, CaptureCommand.class, ControlVectorCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, StoriesCommand.class, ExtractCommand.class, ValidateCommand.class, ReportCommand.class, SweepCommand.class,
+                InfoCommand.class, MakeModelCommand.class, GenerateCommand.class, CaptureCommand.class, ControlVectorCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args));

@@ -38,8 +38,20 @@ class CliTest {
     }
 
     @Test
+    void pipelineBadInputIsOneLineNamingTheFix() {
+        Run r = run("run", "--model", tiny().toString(), "--out", dir.resolve("run").toString(), "--layer", "9", "--quiet");
+        assertEquals(1, r.code());
+        assertTrue(r.err().strip().startsWith("emovec: --layer 9 is out of range: this model's layers are 0..2"), r.err());
+        r = run("run", "--model", tiny().toString(), "--out", dir.resolve("run").toString(), "--emotions", "happy,glorp", "--quiet");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("'glorp' is not one of the paper's 171 emotions"), r.err());
+        r = run("validate", "--out", dir.resolve("nothing").toString(), "--quiet");
+        assertEquals(1, r.code());
+    }
+
+    @Test
     void helpOnEveryCommand() {
-        for (String cmd : List.of("info", "make-model", "generate")) {
+        for (String cmd : List.of("info", "make-model", "generate", "run", "stories", "extract", "validate", "report", "sweep")) {
             Run r = run(cmd, "--help");
             assertEquals(0, r.code(), cmd);
             assertTrue(r.out().contains("Usage: emovec " + cmd), r.out());

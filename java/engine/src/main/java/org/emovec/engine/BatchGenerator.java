@@ -73,6 +73,10 @@ public final class BatchGenerator implements AutoCloseable {
         p.n_threads(options.threads());
         p.n_threads_batch(options.threads());
         p.kv_unified(false); // sequences share no prefix: a KV stream each keeps attention cheap
+        // On CPU, llama.cpp's flash attention sums in an order that depends on how many queries a micro-batch
+        // holds, so a sequence's tokens would depend on its batch; without it they do not (PipelineTest). On
+        // CUDA the kernels' choice depends on batch shape either way: there, regeneration matches only in law.
+        if (!llama_supports_gpu_offload()) p.flash_attn_type(0);
         p.no_perf(true);
         backendSampling = options.sampler() == GeneratorOptions.Sampler.BACKEND;
         chains = new llama_sampler[options.parallel()];

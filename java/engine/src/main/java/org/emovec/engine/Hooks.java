@@ -76,6 +76,15 @@ final class Hooks implements AutoCloseable {
     }
 
     void steer(int seq, List<Steering> steering) {
+        for (int i = 0; i < steering.size(); i++) {
+            for (int j = 0; j < i; j++) {
+                Steering a = steering.get(i), b = steering.get(j);
+                if (a.layer() == b.layer() && a.span().from() < b.span().to() && b.span().from() < a.span().to()) {
+                    throw new EmovecException("two steerings of one sequence at layer " + a.layer() + " overlap (" + b.span() + " and " + a.span()
+                            + "): give each position at most one vector per layer (add the vectors first)");
+                }
+            }
+        }
         for (Steering s : steering) {
             checkLayer(s.layer());
             if (s.vector().length != width) {

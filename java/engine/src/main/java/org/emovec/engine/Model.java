@@ -105,13 +105,21 @@ public final class Model implements AutoCloseable {
     public Span spanOf(int[] tokens, String text, String part) {
         int at = text.indexOf(part);
         if (at < 0) throw new EmovecException("'" + part + "' does not occur in the prompt '" + text + "'");
-        int a = text.substring(0, at).getBytes(StandardCharsets.UTF_8).length;
-        int b = a + part.getBytes(StandardCharsets.UTF_8).length;
+        return spanOf(tokens, text, at, at + part.length());
+    }
+
+    /** The token positions that spell the characters [start, end) of text (see {@link #spanOf(int[], String, String)}). */
+    public Span spanOf(int[] tokens, String text, int start, int end) {
+        int a = text.substring(0, start).getBytes(StandardCharsets.UTF_8).length;
+        int b = a + text.substring(start, end).getBytes(StandardCharsets.UTF_8).length;
         int offset = 0, from = -1, to = -1;
         byte[] piece = new byte[256];
         java.io.ByteArrayOutputStream spelled = new java.io.ByteArrayOutputStream();
+        byte[] textBytes = text.getBytes(StandardCharsets.UTF_8);
         for (int i = 0; i < tokens.length; i++) {
-            int n = llama_token_to_piece(vocab, tokens[i], piece, piece.length, 0, false);
+            // special tokens spelled as text (a chat template's headers), except a BOS the tokenizer added itself
+            boolean addedBos = i == 0 && tokens[0] == llama_vocab_bos(vocab) && !text.startsWith(detokenize(new int[] {tokens[0]}, true));
+            int n = addedBos ? 0 : llama_token_to_piece(vocab, tokens[i], piece, piece.length, 0, true);
             if (n < 0) throw new EmovecException("token " + tokens[i] + " has a piece longer than " + piece.length + " bytes");
             spelled.write(piece, 0, n);
             if (n > 0 && offset < b && offset + n > a) {
@@ -120,8 +128,8 @@ public final class Model implements AutoCloseable {
             }
             offset += n;
         }
-        if (!java.util.Arrays.equals(spelled.toByteArray(), text.getBytes(StandardCharsets.UTF_8))) {
-            throw new EmovecException("the tokens do not spell the prompt text back exactly, so '" + part + "' cannot be located by token");
+        if (!java.util.Arrays.equals(spelled.toByteArray(), textBytes)) {
+            throw new EmovecException("the tokens do not spell the prompt text back exactly, so '" + text.substring(start, end) + "' cannot be located by token");
         }
         return Span.of(from, to);
     }

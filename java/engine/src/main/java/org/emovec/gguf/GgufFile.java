@@ -153,6 +153,14 @@ public final class GgufFile implements AutoCloseable {
         return buf.flip();
     }
 
+    /** bytes raw bytes of a tensor starting at byte offset within it (e.g. a run of rows). */
+    public ByteBuffer rawRange(TensorInfo t, long offset, int bytes) {
+        if (offset < 0 || bytes < 0 || offset + bytes > t.bytes()) throw new IllegalArgumentException("range outside tensor " + t.name());
+        ByteBuffer buf = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(buf, dataStart + t.offset() + offset);
+        return buf.flip();
+    }
+
     /** A tensor's values as floats, dequantized from F32, F16, BF16 or Q8_0 (at most 2^31 - 1 values). */
     public float[] floats(String name) {
         TensorInfo t = tensor(name);

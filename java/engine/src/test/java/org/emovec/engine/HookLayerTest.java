@@ -129,6 +129,30 @@ class HookLayerTest {
     }
 
     @Test
+    void bothOptionsOfOnePromptSteerTheirOwnSpansAtOneLayer() {
+        int[] tokens = prompt("Option A: go hiking in the hills. Option B: stay home and read a book. Answer: (");
+        int layer = 2;
+        Steering a = new Steering(layer, randomVector(3, 1.0), 0.5, Span.of(3, 8)), b = new Steering(layer, randomVector(4, 1.0), -0.8, Span.of(11, 17));
+        try (PromptScorer s = new PromptScorer(model, exact())) {
+            CaptureRequest at = CaptureRequest.rows(Span.all(), layer);
+            Captured plain = s.score(List.of(ScoreRequest.of("plain", tokens).withCapture(at))).get(0).captured();
+            ScoreResult r = s.score(List.of(ScoreRequest.of("both", tokens).withAllLogits().withCapture(at).withSteering(List.of(a, b)))).get(0);
+            for (int p = 0; p < tokens.length; p++) {
+                Steering st = a.span().contains(p) ? a : b.span().contains(p) ? b : null;
+                float[] expect = plain.row(p, layer).clone();
+                if (st != null) for (int i = 0; i < width; i++) expect[i] += (float) st.alpha() * st.vector()[i];
+                assertArrayEquals(expect, r.captured().row(p, layer), "position " + p);
+            }
+            int last = tokens.length - 1;
+            assertTrue(relativeError(r.logits()[last], reference.forward(tokens, List.of(a, b)).logits()[last]) < TOLERANCE);
+            Steering overlapping = new Steering(layer, randomVector(5, 1.0), 1.0, Span.of(7, 12));
+            EmovecException e = assertThrows(EmovecException.class,
+                    () -> s.score(List.of(ScoreRequest.of("x", tokens).withSteering(List.of(a, overlapping)))));
+            assertTrue(e.getMessage().contains("overlap"), e.getMessage());
+        }
+    }
+
+    @Test
     void manySequencesWithTheirOwnSpansAndVectorsSplitIntoMicroBatchesBothWays() {
         String[] texts = {"I walked to the market and bought fresh bread.", "Rain again.", "She opened the letter and smiled at the first line.",
                 "Numbers: 1, 2, 3, 4, 5, 6, 7, 8.", "A long quiet afternoon in the garden with tea.", "Why?"};

@@ -1,0 +1,144 @@
+package org.emovec.cli;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.emovec.engine.EmovecException;
+import org.emovec.engine.Model;
+import org.emovec.model.DefaultModel;
+import org.emovec.pipeline.RunDir;
+import org.emovec.pipeline.Settings;
+
+import picocli.CommandLine.Option;
+
+/**
+ * The options every pipeline command shares. A method option left out keeps the run's recorded value (its
+ * manifest), or for a new run the default: the paper's scale on a given model, a small demo scale on the
+ * embedded tiny model. Layers: emovec layer L = residual after block L = llama.cpp l_out-L = HF hidden_states[L+1].
+ */
+final class RunOptions {
+    @Option(names = {"-m", "--model"}, description = "GGUF model (default: the run's model, or the embedded tiny random model)")
+    Path model;
+
+    @Option(names = {"-o", "--out"}, defaultValue = "out/run", description = "run directory (default: ${DEFAULT-VALUE})")
+    Path out;
+
+    @Option(names = "--emotions", description = "how many of the 171 emotions (a screening subset that keeps the checks' key emotions), or a comma list of words")
+    String emotions;
+
+    @Option(names = "--topics", description = "story topics per emotion, 1..100 (paper: 100)")
+    Integer topics;
+
+    @Option(names = "--stories", description = "stories per topic and emotion (paper: 12)")
+    Integer stories;
+
+    @Option(names = "--stories-per-call", description = "stories asked for in one generation call (default 1: each story has its own seed)")
+    Integer storiesPerCall;
+
+    @Option(names = "--story-max-tokens", description = "new tokens per story at most (default 600)")
+    Integer storyMaxTokens;
+
+    @Option(names = "--neutral-topics", description = "neutral dialogue topics, 2..40 (default 40)")
+    Integer neutralTopics;
+
+    @Option(names = "--seed", description = "base seed of stories, Elo orders and random controls (default 1)")
+    Long seed;
+
+    @Option(names = "--layers", description = "layers extracted: all (every block but the last), or a list like 10-25 (default all)")
+    String layers;
+
+    @Option(names = "--layer", description = "layer the checks and the report use (default 2/3 of the depth: 21 of 32)")
+    Integer layer;
+
+    @Option(names = "--from-token", description = "average a story's residual from this token on (paper: 50)")
+    Integer fromToken;
+
+    @Option(names = "--pca-variance", description = "share of the neutral dialogues' variance whose components are projected out (paper: 0.5)")
+    Double pcaVariance;
+
+    @Option(names = "--read-at", description = "probe token before the reply: header-end (last prompt token) or header")
+    String readAt;
+
+    @Option(names = "--scenario-centering", description = "implicit scenarios: none (plain cosine, the paper) or columns (centre each emotion across scenarios)")
+    String scenarioCentering;
+
+    @Option(names = "--steer-top", description = "steer the top N emotions by |r| (paper: 35) plus blissful and hostile")
+    Integer steerTop;
+
+    @Option(names = "--alpha-norm", description = "steering strength as a multiple of the mean residual norm at the layer (paper: 0.5)")
+    Double alphaNorm;
+
+    @Option(names = "--parallel", defaultValue = "64", description = "sequences decoded together, 1..256 (default: ${DEFAULT-VALUE})")
+    int parallel;
+
+    @Option(names = "--gpu-layers", defaultValue = "-1", description = "layers on the GPU, -1 = all (default: ${DEFAULT-VALUE})")
+    int gpuLayers;
+
+    @Option(names = "--fresh", description = "discard an existing run in --out and start over")
+    boolean fresh;
+
+    @Option(names = "--quiet", description = "no progress bars")
+    boolean quiet;
+
+    @Option(names = "--debug", description = "print stack traces of failures")
+    boolean debug;
+
+    /** An open run: its directory, the loaded model and the settings in force. */
+    record Run(RunDir dir, Model model, Settings settings) implements AutoCloseable {
+        @Override
+        public void close() { model.close(); }
+    }
+
+    Run open() throws IOException {
+        RunDir dir = new RunDir(out);
+        RunDir.Manifest old = !fresh && dir.hasManifest() ? dir.manifest() : null;
+        Path modelPath = model != null ? model : old != null ? Path.of(old.model()) : DefaultModel.tiny();
+        boolean tiny = model == null && old == null;
+        Model m = Model.load(modelPath, gpuLayers);
+        try {
+            Settings base = old != null ? old.settings() : tiny ? Settings.demo(m.layers()) : Settings.paper(m.layers());
+            Settings s = base.with(overrides(m.layers()));
+            if (s.layer() < 0 || s.layer() >= m.layers() - 1) {
+                throw new EmovecException("--layer " + s.layer() + " is out of range: this model's layers are 0.." + (m.layers() - 2) + " (the last block cannot be averaged)");
+            }
+            if (!s.layers().contains(s.layer())) throw new EmovecException("--layer " + s.layer() + " is not among the extracted --layers " + s.layers());
+            dir.open(modelPath, s, fresh);
+            return new Run(dir, m, s);
+        } catch (IOException | RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    private Map<String, Object> overrides(int modelLayers) {
+        Map<String, Object> o = new LinkedHashMap<>();
+        if (emotions != null) o.put("emotions", emotions.matches("\\d+") ? Settings.screeningEmotions(Integer.parseInt(emotions))
+                : Arrays.stream(emotions.split(",")).map(String::strip).toList());
+        if (topics != null) o.put("topics", topics);
+        if (stories != null) o.put("storiesPerTopic", stories);
+        if (storiesPerCall != null) o.put("storiesPerCall", storiesPerCall);
+        if (storyMaxTokens != null) o.put("storyMaxTokens", storyMaxTokens);
+        if (neutralTopics != null) o.put("neutralTopics", neutralTopics);
+        if (seed != null) o.put("seed", seed);
+        if (layers != null) o.put("layers", layers.equals("all") ? Settings.allLayers(modelLayers) : toList(CaptureCommand.parseLayers(layers, modelLayers)));
+        if (layer != null) o.put("layer", layer);
+        if (fromToken != null) o.put("fromToken", fromToken);
+        if (pcaVariance != null) o.put("pcaVariance", pcaVariance);
+        if (readAt != null) o.put("readAt", readAt);
+        if (scenarioCentering != null) o.put("scenarioCentering", scenarioCentering);
+        if (steerTop != null) o.put("steerTop", steerTop);
+        if (alphaNorm != null) o.put("steerAlphaNorm", alphaNorm);
+        return o;
+    }
+
+    private static List<Integer> toList(int[] a) {
+        List<Integer> l = new ArrayList<>();
+        for (int x : a) l.add(x);
+        return l;
+    }
+}

@@ -1,0 +1,151 @@
+package org.emovec.pipeline;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.emovec.engine.CaptureRequest;
+import org.emovec.engine.Captured;
+import org.emovec.engine.EmovecException;
+import org.emovec.engine.Model;
+import org.emovec.engine.PromptScorer;
+import org.emovec.engine.ScoreRequest;
+import org.emovec.engine.ScoreResult;
+import org.emovec.engine.ScorerOptions;
+import org.emovec.engine.Span;
+import org.emovec.io.Npy;
+
+/**
+ * Stage 2: activations. Each story is run through the model alone (BOS + its text, no prompt: the prompt names
+ * the emotion), and the residual stream is averaged over its tokens from the fromToken-th on (position
+ * fromToken, counting BOS as 0) at every chosen layer in one pass, so layer sweeps need no re-run. An emotion's
+ * activation is the mean of its stories' means; each emotion is written when done (a killed run redoes at most
+ * one emotion). Neutral dialogues are averaged over all their tokens, one row per dialogue. Then the vectors
+ * are built ({@link Vectors}).
+ */
+public final class Extract {
+    /** What an emotion's activations were made from; written after its .npy, so it marks the emotion done. */
+    public record Summary(String emotion, List<Integer> layers, int texts, int skippedShort, long tokens, List<Double> meanNorms) {}
+
+    private static final int CHUNK = 128;
+
+    private Extract() {}
+
+    public static boolean complete(RunDir dir, Settings s) {
+        return Files.exists(dir.vectors().resolve("vectors.json"));
+    }
+
+    public static void run(RunDir dir, Model model, Settings s, int parallel, boolean quiet) throws IOException {
+        if (!Stories.complete(dir)) throw new EmovecException("the stories of " + dir.root() + " are not complete: run 'emovec stories' first");
+        for (int l : s.layers()) {
+            Model.checkLayer(l, model.layers());
+            if (l == model.layers() - 1) {
+                throw new EmovecException("layer " + l + " is the last block, where llama.cpp keeps only the rows whose logits are read,"
+                        + " so it cannot be averaged over a story: choose layers 0.." + (model.layers() - 2));
+            }
+        }
+        Files.createDirectories(dir.activations());
+        List<String> todo = new ArrayList<>();
+        for (String e : s.emotions()) if (!Files.exists(summaryFile(dir, e))) todo.add(e);
+        if (!Files.exists(summaryFile(dir, Stories.NEUTRAL))) todo.add(Stories.NEUTRAL);
+        if (!todo.isEmpty()) {
+            int longest = 0;
+            long total = 0;
+            List<List<Stories.Story>> texts = new ArrayList<>();
+            for (String e : todo) {
+                List<Stories.Story> st = Stories.read(dir, e);
+                texts.add(st);
+                total += st.size();
+            }
+            int[] layers = s.layers().stream().mapToInt(Integer::intValue).toArray();
+            System.err.printf("emovec extract: %d texts (%d emotions to do, and the neutral dialogues) at %d layers%n", total,
+                    todo.size() - (todo.contains(Stories.NEUTRAL) ? 1 : 0), layers.length);
+            List<List<int[]>> tokens = new ArrayList<>();
+            for (List<Stories.Story> st : texts) {
+                List<int[]> tk = new ArrayList<>();
+                for (Stories.Story story : st) {
+                    int[] t = model.tokenize(story.text(), true, false);
+                    tk.add(t);
+                    longest = Math.max(longest, t.length);
+                }
+                tokens.add(tk);
+            }
+            ScorerOptions options = ScorerOptions.defaults().withSequences(Math.min(parallel, 256)).withBatch(Math.max(8192, longest), 512);
+            try (PromptScorer scorer = new PromptScorer(model, options);
+                 Progress bar = new Progress("extract", total, 0, "texts", quiet)) {
+                for (int i = 0; i < todo.size(); i++) {
+                    extractOne(dir, scorer, todo.get(i), texts.get(i), tokens.get(i), layers, s, bar);
+                }
+            }
+        }
+        Vectors.build(dir, s);
+    }
+
+    private static void extractOne(RunDir dir, PromptScorer scorer, String emotion, List<Stories.Story> stories, List<int[]> tokens,
+                                   int[] layers, Settings s, Progress bar) throws IOException {
+        boolean neutral = emotion.equals(Stories.NEUTRAL);
+        Span span = Span.from(neutral ? 1 : s.fromToken());
+        int width = scorer.model().width();
+        double[][] sum = new double[layers.length][width];
+        double[] normSum = new double[layers.length];
+        long[] normCount = new long[layers.length];
+        List<float[][]> rows = new ArrayList<>(); // neutral: one row per dialogue and layer
+        int used = 0, skipped = 0;
+        long tokenCount = 0;
+        for (int from = 0; from < stories.size(); from += CHUNK) {
+            List<ScoreRequest> requests = new ArrayList<>();
+            for (int i = from; i < Math.min(stories.size(), from + CHUNK); i++) {
+                requests.add(ScoreRequest.of(stories.get(i).id(), tokens.get(i)).withCapture(CaptureRequest.mean(span, layers)));
+            }
+            for (ScoreResult r : scorer.score(requests)) {
+                Captured c = r.captured();
+                if (c.counts()[0] == 0) {
+                    skipped++;
+                    continue;
+                }
+                for (int l = 0; l < layers.length; l++) {
+                    float[] m = c.means()[l];
+                    for (int j = 0; j < width; j++) {
+                        if (!Float.isFinite(m[j])) {
+                            throw new EmovecException("story " + r.id() + ": the residual at layer " + layers[l] + " is " + m[j]
+                                    + " (NaN/Inf): the model or its quantization overflows on this text; nothing of it was kept");
+                        }
+                        sum[l][j] += m[j];
+                    }
+                    normSum[l] += c.meanNorms()[l] * c.counts()[l];
+                    normCount[l] += c.counts()[l];
+                }
+                if (neutral) rows.add(c.means());
+                tokenCount += c.counts()[0];
+                used++;
+            }
+            bar.step(requests.size());
+        }
+        if (used == 0) {
+            throw new EmovecException(emotion + ": none of its " + stories.size() + " texts reaches token " + span.from()
+                    + ": generate longer stories (--story-max-tokens) or lower --from-token");
+        }
+        if (neutral) {
+            for (int l = 0; l < layers.length; l++) {
+                float[][] m = new float[rows.size()][];
+                for (int i = 0; i < m.length; i++) m[i] = rows.get(i)[l];
+                Npy.write(dir.activations().resolve("neutral-L" + layers[l] + ".npy"), m);
+            }
+        } else {
+            float[][] mean = new float[layers.length][width];
+            for (int l = 0; l < layers.length; l++) for (int j = 0; j < width; j++) mean[l][j] = (float) (sum[l][j] / used);
+            Npy.write(activationFile(dir, emotion), mean);
+        }
+        List<Double> norms = new ArrayList<>();
+        for (int l = 0; l < layers.length; l++) norms.add(normSum[l] / normCount[l]);
+        Json.write(summaryFile(dir, emotion), new Summary(emotion, s.layers(), used, skipped, tokenCount, norms));
+    }
+
+    static Path activationFile(RunDir dir, String emotion) { return dir.activations().resolve(RunDir.fileName(emotion) + ".npy"); }
+
+    static Path summaryFile(RunDir dir, String emotion) { return dir.activations().resolve(RunDir.fileName(emotion) + ".json"); }
+
+    static Summary summary(RunDir dir, String emotion) throws IOException { return Json.read(summaryFile(dir, emotion), Summary.class); }
+}
