@@ -174,13 +174,17 @@ job_overhead() {
 }
 
 job_pipeline() {
-  # The experiment end to end on the 8B shape (random weights: the checks must fail), timed per stage: a screening
-  # corpus (every emotion, PIPE_TOPICS topics, 1 story each) and steering of PIPE_STEER emotions (+ blissful, hostile).
-  stamp "emovec run on $model"
-  emovec run --model "$model" --out "$W/run" --emotions 171 --topics "${PIPE_TOPICS:-2}" --stories 1 --story-max-tokens 300 \
-    --steer-top "${PIPE_STEER:-6}" --parallel 256 --quiet 2>&1 | grep -v n_ctx | tee "$W/results/pipeline.txt"
-  cp "$W/run/validate/L21.json" "$W/run/stories/complete.json" "$W/run/vectors/vectors.json" "$W/results/" 2>/dev/null || true
-  tar -C "$W/run" -czf "$W/results/report.tgz" report
+  # The experiment end to end on the 8B shape (random weights: the checks must fail), timed per stage, for each
+  # weight type in PIPE_TYPES, at the scale PIPE_ARGS gives (default: 12 emotions x 5 topics x 4 stories).
+  for wt in ${PIPE_TYPES:-f16 q4_k_m}; do
+    m=$W/$PRESET-$wt.gguf
+    [ -f "$m" ] || { stamp "make-model $PRESET $wt"; emovec make-model --preset "$PRESET" --type "$wt" --seed 0 -o "$m"; }
+    stamp "emovec run on $m"
+    emovec run --model "$m" --out "$W/run-$wt" ${PIPE_ARGS:---emotions 12 --topics 5 --stories 4 --story-max-tokens 300} \
+      --parallel 256 --quiet 2>&1 | grep -v n_ctx | tee "$W/results/pipeline-$wt.txt"
+    for f in validate/L21.json stories/complete.json vectors/vectors.json timings.json; do cp "$W/run-$wt/$f" "$W/results/$wt-$(basename "$f")" 2>/dev/null || true; done
+    tar -C "$W/run-$wt" -czf "$W/results/report-$wt.tgz" report
+  done
 }
 
 for job in ${JOBS:-hooks overhead generate}; do

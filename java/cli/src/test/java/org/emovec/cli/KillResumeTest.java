@@ -35,27 +35,38 @@ class KillResumeTest {
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("child.log").toFile()).start();
     }
 
-    /** Finished files under a stage folder: what shows the run has moved on. */
-    private static long progress(Path out) throws IOException {
-        long n = 0;
-        for (String d : List.of("stories", "activations", "validate")) {
-            Path p = out.resolve(d);
-            if (!Files.exists(p)) continue;
-            try (Stream<Path> s = Files.walk(p)) {
-                n += s.filter(Files::isRegularFile).count();
-            }
-            Path journal = p.resolve("journal.jsonl");
-            if (Files.exists(journal)) n += Files.readAllLines(journal).size();
+    private static long count(Path folder, String suffix) throws IOException {
+        if (!Files.exists(folder)) return 0;
+        try (Stream<Path> s = Files.walk(folder)) {
+            return s.filter(p -> p.getFileName().toString().endsWith(suffix) && !p.getFileName().toString().startsWith(".")).count();
         }
-        return n;
     }
+
+    private static long journalLines(Path out) throws IOException {
+        Path j = out.resolve("stories/journal.jsonl");
+        return Files.exists(j) ? Files.readAllLines(j).size() : 0;
+    }
+
+    /** Moments to kill at, one or more in each stage: the run has written at least this much. */
+    private static List<Moment> moments(Path out) {
+        return List.of(new Moment("stories: 4 calls done", () -> journalLines(out) >= 4),
+                new Moment("stories: 12 calls done", () -> journalLines(out) >= 12),
+                new Moment("extract: 2 emotions done", () -> count(out.resolve("activations"), ".json") >= 2),
+                new Moment("extract: 5 emotions done", () -> count(out.resolve("activations"), ".json") >= 5),
+                new Moment("validate: preferences done", () -> Files.exists(out.resolve("validate/preferences-baseline.json"))),
+                new Moment("validate: a steering job done", () -> count(out.resolve("validate/steer-L2"), ".json") >= 1));
+    }
+
+    interface Check { boolean reached() throws IOException; }
+
+    record Moment(String name, Check check) {}
 
     private static Map<String, byte[]> results(Path out) throws IOException {
         Map<String, byte[]> m = new TreeMap<>();
         try (Stream<Path> s = Files.walk(out)) {
             for (Path p : s.filter(Files::isRegularFile).toList()) {
                 String rel = out.relativize(p).toString();
-                if (rel.startsWith("report") || rel.equals("manifest.json")) continue; // the manifest records the output path
+                if (rel.startsWith("report") || rel.equals("manifest.json") || rel.equals("timings.json")) continue; // paths and times differ
                 m.put(rel, Files.readAllBytes(p));
             }
         }
@@ -69,25 +80,20 @@ class KillResumeTest {
         Path clean = dir.resolve("clean"), killed = dir.resolve("killed");
         assertEquals(0, Main.run(args(model, clean).toArray(String[]::new)));
 
-        int kills = 0;
-        long seen = 0;
-        List<Long> killedAt = new ArrayList<>();
-        while (kills < 6) {
+        List<String> killedAt = new ArrayList<>();
+        for (Moment m : moments(killed)) {
             Process p = start(args(model, killed));
-            long target = seen + 2 + kills; // let it move on a little further each time
-            while (p.isAlive() && progress(killed) < target) Thread.sleep(20);
+            while (p.isAlive() && !m.check().reached()) Thread.sleep(10);
             if (!p.isAlive()) {
                 assertEquals(0, p.exitValue(), () -> "child failed: " + read(dir.resolve("child.log")));
                 break;
             }
             p.destroyForcibly(); // SIGKILL
-            p.waitFor(30, TimeUnit.SECONDS);
-            seen = progress(killed);
-            killedAt.add(seen);
-            kills++;
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+            killedAt.add(m.name());
         }
-        System.err.println("KillResumeTest: killed at progress " + killedAt);
-        assertTrue(kills >= 3, "the run was killed only " + kills + " times (at " + killedAt + ")");
+        System.err.println("KillResumeTest: killed at " + killedAt);
+        assertEquals(moments(killed).size(), killedAt.size(), "killed in every stage: " + killedAt);
         Process last = start(args(model, killed));
         assertTrue(last.waitFor(600, TimeUnit.SECONDS));
         assertEquals(0, last.exitValue(), () -> read(dir.resolve("child.log")));

@@ -109,12 +109,13 @@ public final class Checks {
 
     private static String randomNote(String random) { return random == null ? "" : "; random directions: " + random; }
 
-    /** One numerical series: a template's values, the probe of one tracked emotion, and the trend expected. */
-    record Series(String template, String emotion, int expectedSign, double[] x, double[] probe) {
-        double rho() { return new SpearmansCorrelation().correlation(x, probe); }
+    /** One numerical series: a template's values, one emotion's probe, and the trend the paper reports (0: none). */
+    public record Series(String template, String emotion, int expectedSign, double[] x, double[] probe) {
+        public double rho() { return new SpearmansCorrelation().correlation(x, probe); }
     }
 
-    static Check v5(List<Series> series) {
+    static Check v5(List<Series> all) {
+        List<Series> series = all.stream().filter(s -> s.expectedSign() != 0).toList();
         int n = series.size();
         if (n == 0) return new Check("V5", "numerical modulation: trend sign", "n/a", ">= 17 of 24", null, "no tracked emotion was extracted");
         long right = series.stream().filter(s -> Math.signum(s.rho()) == s.expectedSign()).count();
@@ -123,7 +124,8 @@ public final class Checks {
                 "Spearman rho between X and the probe (activation . vector) has the sign the paper reports");
     }
 
-    static Check v6(List<Series> series) {
+    static Check v6(List<Series> all) {
+        List<Series> series = all.stream().filter(s -> s.expectedSign() != 0).toList();
         int n = series.size();
         if (n == 0) return new Check("V6", "numerical modulation: strength", "n/a", ">= 12 of 24", null, "no tracked emotion was extracted");
         long strong = series.stream().filter(s -> Math.abs(s.rho()) > 0.7).count();
@@ -192,11 +194,24 @@ public final class Checks {
         return new Check("V9", "preference correlation: strength", count + " of " + r.length + randomNote(random), ">= " + need + " (5 of 171)", count >= need, "|r| > 0.3");
     }
 
+    /**
+     * V10: the reproduction's r > 0.4, and significant (two-sided p < 0.05 for Pearson's r with n - 2 degrees of
+     * freedom): with the handful of emotions of a screening run, r > 0.4 arises by chance alone.
+     */
     static Check v10(double[] r, double[] deltaElo) {
         if (r.length < 3) return new Check("V10", "steering follows correlation", "n/a", "r > 0.4", null, "fewer than 3 steered emotions");
+        int n = r.length;
         double c = new PearsonsCorrelation().correlation(r, deltaElo);
-        return new Check("V10", "steering follows correlation", String.format("r = %.3f (n = %d)", c, r.length), "r > 0.4", c > 0.4,
+        double p = pearsonP(c, n);
+        return new Check("V10", "steering follows correlation", String.format("r = %.3f (n = %d, p = %.3g)", c, n, p), "r > 0.4 and p < 0.05", c > 0.4 && p < 0.05,
                 "Pearson r between each steered emotion's preference correlation and its mean Elo change on the steered activities");
+    }
+
+    /** Two-sided p-value of Pearson's r over n pairs (t with n - 2 degrees of freedom). */
+    static double pearsonP(double r, int n) {
+        if (Math.abs(r) >= 1) return 0;
+        double t = r * Math.sqrt((n - 2) / (1 - r * r));
+        return 2 * (1 - new org.apache.commons.math3.distribution.TDistribution(n - 2).cumulativeProbability(Math.abs(t)));
     }
 
     static Check v11(double[] r, double[] deltaElo) {

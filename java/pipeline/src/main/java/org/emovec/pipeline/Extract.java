@@ -33,10 +33,6 @@ public final class Extract {
 
     private Extract() {}
 
-    public static boolean complete(RunDir dir, Settings s) {
-        return Files.exists(dir.vectors().resolve("vectors.json"));
-    }
-
     public static void run(RunDir dir, Model model, Settings s, int parallel, boolean quiet) throws IOException {
         if (!Stories.complete(dir)) throw new EmovecException("the stories of " + dir.root() + " are not complete: run 'emovec stories' first");
         for (int l : s.layers()) {
@@ -51,6 +47,7 @@ public final class Extract {
         for (String e : s.emotions()) if (!Files.exists(summaryFile(dir, e))) todo.add(e);
         if (!Files.exists(summaryFile(dir, Stories.NEUTRAL))) todo.add(Stories.NEUTRAL);
         if (!todo.isEmpty()) {
+            long t0 = System.nanoTime();
             int longest = 0;
             long total = 0;
             List<List<Stories.Story>> texts = new ArrayList<>();
@@ -79,6 +76,7 @@ public final class Extract {
                     extractOne(dir, scorer, todo.get(i), texts.get(i), tokens.get(i), layers, s, bar);
                 }
             }
+            dir.recordTime("extract", (System.nanoTime() - t0) / 1e9);
         }
         Vectors.build(dir, s);
     }

@@ -1,16 +1,21 @@
 package org.emovec.pipeline;
 
 import java.awt.Color;
+import java.awt.Paint;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import org.emovec.io.AtomicFiles;
+import org.emovec.paperdata.PaperData;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
+import org.jfree.chart.axis.LogAxis;
 import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.chart.renderer.category.BarRenderer;
 import org.jfree.data.category.DefaultCategoryDataset;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
@@ -34,14 +39,47 @@ final class Figures {
                 "mean Elo change of steered activities", new XYSeriesCollection(s), PlotOrientation.VERTICAL, false, true, false);
     }
 
-    /** Preference correlation r of every emotion, sorted. */
-    static JFreeChart correlation(Map<String, Double> r, int layer) {
+    /** Preference correlation r of every emotion, sorted, coloured by valence (blue positive, red negative). */
+    static JFreeChart correlation(Map<String, Double> r, Map<String, PaperData.Valence> valence, int layer) {
         DefaultCategoryDataset d = new DefaultCategoryDataset();
-        r.entrySet().stream().sorted(Map.Entry.comparingByValue()).forEach(e -> d.addValue(e.getValue(), "r", e.getKey()));
-        JFreeChart c = ChartFactory.createBarChart("Emotion probe on activity tokens vs Elo, layer " + layer, "emotion", "Pearson r", d,
-                PlotOrientation.VERTICAL, false, true, false);
+        List<String> order = r.entrySet().stream().sorted(Map.Entry.comparingByValue()).map(Map.Entry::getKey).toList();
+        for (String e : order) d.addValue(r.get(e), "r", e);
+        JFreeChart c = ChartFactory.createBarChart("Emotion probe on activity tokens vs Elo, layer " + layer + " (blue: positive valence)",
+                "emotion", "Pearson r", d, PlotOrientation.VERTICAL, false, true, false);
+        c.getCategoryPlot().setRenderer(new BarRenderer() {
+            @Override
+            public Paint getItemPaint(int row, int column) {
+                return valence.get(order.get(column)) == PaperData.Valence.POSITIVE ? new Color(60, 90, 200) : new Color(200, 60, 60);
+            }
+        });
         c.getCategoryPlot().getDomainAxis().setTickLabelsVisible(r.size() <= 40);
         return c;
+    }
+
+    /** An (x, y) scatter of named series. */
+    static JFreeChart scatter(String title, String xLabel, String yLabel, Map<String, double[][]> series) {
+        XYSeriesCollection c = new XYSeriesCollection();
+        for (var e : series.entrySet()) {
+            XYSeries s = new XYSeries(e.getKey(), false);
+            for (double[] p : e.getValue()) s.add(p[0], p[1]);
+            c.addSeries(s);
+        }
+        return ChartFactory.createScatterPlot(title, xLabel, yLabel, c, PlotOrientation.VERTICAL, series.size() > 1, true, false);
+    }
+
+    /** One numerical template: each emotion's probe against the template's X (log scale when X spans decades). */
+    static JFreeChart numerical(String template, List<Checks.Series> series) {
+        XYSeriesCollection c = new XYSeriesCollection();
+        boolean log = true;
+        for (Checks.Series s : series) {
+            XYSeries xy = new XYSeries(String.format("%s (rho %.2f)", s.emotion(), s.rho()));
+            for (int i = 0; i < s.x().length; i++) xy.add(s.x()[i], s.probe()[i]);
+            c.addSeries(xy);
+            log &= s.x()[0] > 0 && s.x()[s.x().length - 1] / s.x()[0] >= 100;
+        }
+        JFreeChart chart = ChartFactory.createXYLineChart(template, "X", "probe (activation . vector)", c, PlotOrientation.VERTICAL, true, true, false);
+        if (log) chart.getXYPlot().setDomainAxis(new LogAxis("X"));
+        return chart;
     }
 
     /** Mean baseline Elo per activity category. */

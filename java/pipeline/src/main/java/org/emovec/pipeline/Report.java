@@ -10,6 +10,7 @@ import java.util.Map;
 import org.emovec.gguf.GgufFile;
 import org.emovec.gguf.GgufValue;
 import org.emovec.io.AtomicFiles;
+import org.emovec.paperdata.PaperData;
 
 /**
  * Stage 4: one HTML page (report/index.html, figures beside it) with the verdict, every check with its value,
@@ -67,10 +68,37 @@ public final class Report {
         h.append("<p>Elo of the 64 activities (unsteered) vs the paper's Elo for Claude: Spearman ρ = ").append(String.format("%.2f", r.eloVsPaperSpearman()))
                 .append(". Steering: alpha = ").append(s.steerAlphaNorm()).append(" × mean residual norm (").append(String.format("%.2f", r.meanResidualNorm()))
                 .append(") = ").append(String.format("%.2f", r.alpha())).append(", added only on the steered activity's tokens.</p>\n");
-        h.append(img(Figures.save(Figures.categories(r.categoryElo()), out, "categories")));
-        h.append(img(Figures.save(Figures.correlation(r.correlation(), layer), out, "correlation")));
-        if (r.steeringDeltaElo() != null) h.append(img(Figures.save(Figures.steering(r.correlation(), r.steeringDeltaElo(), layer), out, "steering")));
+        h.append(figure(out, Figures.save(Figures.categories(r.categoryElo()), out, "categories")));
+        Map<String, PaperData.Valence> valence = new java.util.LinkedHashMap<>();
+        for (PaperData.Emotion e : PaperData.emotions()) valence.put(e.word(), e.valence());
+        h.append(figure(out, Figures.save(Figures.correlation(r.correlation(), valence, layer), out, "correlation")));
+        if (r.steeringDeltaElo() != null) h.append(figure(out, Figures.save(Figures.steering(r.correlation(), r.steeringDeltaElo(), layer), out, "steering")));
+        for (var x : r.exemplarProbe().entrySet()) {
+            String e = x.getKey();
+            double[][] probeVsElo = new double[r.elo().length][];
+            for (int a = 0; a < probeVsElo.length; a++) probeVsElo[a] = new double[] {x.getValue()[a], r.elo()[a]};
+            h.append("<h3>").append(esc(e)).append(String.format(" (r = %.2f", r.correlation().get(e)))
+                    .append(r.steeringDeltaElo() != null && r.steeringDeltaElo().containsKey(e) ? String.format(", steering ΔElo = %+.1f", r.steeringDeltaElo().get(e)) : "")
+                    .append(")</h3>\n");
+            h.append(figure(out, Figures.save(Figures.scatter(e + ": probe on the activity vs its Elo", "probe (activation . vector)", "Elo (unsteered)",
+                    Map.of("activities", probeVsElo)), out, "exemplar-" + RunDir.fileName(e) + "-probe")));
+            double[] steeredElo = r.exemplarSteeredElo().get(e);
+            if (steeredElo != null) {
+                List<double[]> pts = new ArrayList<>();
+                for (int a = 0; a < steeredElo.length; a++) if (r.steeredActivities()[a]) pts.add(new double[] {r.elo()[a], steeredElo[a] - r.elo()[a]});
+                h.append(figure(out, Figures.save(Figures.scatter(e + ": Elo change of the steered activities", "Elo (unsteered)", "ΔElo when steered",
+                        Map.of("steered activities", pts.toArray(double[][]::new))), out, "exemplar-" + RunDir.fileName(e) + "-steered")));
+            }
+        }
 
+        h.append("<h2>Numerical modulation</h2>\n<p>Probe (activation before the reply · vector) against the quantity X of each template; ")
+                .append("rho is Spearman's; V5/V6 count the series with a trend the paper reports.</p>\n");
+        Map<String, List<Checks.Series>> byTemplate = new java.util.LinkedHashMap<>();
+        for (Checks.Series sr : r.numerical()) byTemplate.computeIfAbsent(sr.template(), k -> new ArrayList<>()).add(sr);
+        for (var t : byTemplate.entrySet()) h.append(figure(out, Figures.save(Figures.numerical(t.getKey(), t.getValue()), out, "numerical-" + t.getKey())));
+
+        Map<String, Object> times = dir.timings();
+        if (!times.isEmpty()) h.append("<p>Run times (wall, this machine): ").append(esc(times.toString())).append(".</p>\n");
         h.append("<h2>Method and choices</h2>\n<table>\n");
         for (String[] row : choices(s, meta, r)) h.append("<tr><td>").append(esc(row[0])).append("</td><td>").append(esc(row[1])).append("</td></tr>\n");
         h.append("</table>\n<h2>Settings</h2>\n<table>\n");
@@ -157,8 +185,11 @@ public final class Report {
         return h.append("</table>\n").toString();
     }
 
-    private static String img(String file) {
-        return file.startsWith("!") ? "<p><i>" + esc(file.substring(1)) + "</i></p>\n" : "<p><img src=\"" + file + "\" width=\"760\"></p>\n";
+    /** A figure inlined as SVG (the page stands alone; PNG and SVG files lie beside it), or why it is missing. */
+    private static String figure(Path dir, String file) throws IOException {
+        if (file.startsWith("!")) return "<p><i>" + esc(file.substring(1)) + "</i></p>\n";
+        String svg = Files.readString(dir.resolve(file));
+        return "<div>" + svg.substring(svg.indexOf("<svg")) + "</div>\n";
     }
 
     static String esc(String s) {

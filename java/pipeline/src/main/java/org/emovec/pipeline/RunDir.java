@@ -23,6 +23,7 @@ import org.emovec.engine.EmovecException;
  *   vectors/                L&lt;L&gt;.npy (emotions x width, unit), raw-L&lt;L&gt;.npy, vectors.json
  *   validate/               L&lt;L&gt;.json + CSV tables
  *   report/                 index.html and its figures
+ *   timings.json            how long each stage's work took
  * </pre>
  * The manifest ties a directory to one model and one method: resuming with another model, or with other story
  * or extraction settings, is refused with what differs, unless a fresh run is asked for.
@@ -85,6 +86,22 @@ public final class RunDir {
         }
         Json.write(manifestFile(), now);
         return now;
+    }
+
+    /** Records how long a stage's work took (timings.json: the latest time of each stage that did work). */
+    public void recordTime(String stage, double seconds) throws IOException {
+        Path f = root.resolve("timings.json");
+        @SuppressWarnings("unchecked")
+        Map<String, Object> m = Files.exists(f) ? Json.read(f, java.util.TreeMap.class) : new java.util.TreeMap<>();
+        m.put(stage + "_seconds", Math.round(seconds * 10) / 10.0);
+        Json.write(f, m);
+    }
+
+    /** The recorded stage times (empty when none). */
+    @SuppressWarnings("unchecked")
+    public Map<String, Object> timings() throws IOException {
+        Path f = root.resolve("timings.json");
+        return Files.exists(f) ? Json.read(f, java.util.TreeMap.class) : Map.of();
     }
 
     /** Temporary files a killed write left behind (never under a final name: see AtomicFiles). */

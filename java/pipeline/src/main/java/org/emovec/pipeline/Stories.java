@@ -91,12 +91,14 @@ public final class Stories {
         for (Call c : all) if (!done.containsKey(c.id())) todo.add(c);
         if (!todo.isEmpty()) {
             System.err.printf("emovec stories: %d generation calls (%d done before), %d in parallel%n", all.size(), done.size(), parallel);
+            long t0 = System.nanoTime();
             try (Progress bar = new Progress("stories", all.size(), done.size(), "calls", quiet)) {
                 // stories and dialogues apart: each pass sizes its per-sequence context to its own longest call
                 generate(model, todo.stream().filter(c -> !c.emotion().equals(NEUTRAL)).toList(), s, parallel, journal, bar);
                 generate(model, todo.stream().filter(c -> c.emotion().equals(NEUTRAL)).toList(), s, parallel, journal, bar);
             }
             done = readJournal(journal);
+            dir.recordTime("stories", (System.nanoTime() - t0) / 1e9);
         }
         finish(dir, s, all, done);
     }

@@ -9,7 +9,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
-import org.emovec.engine.CaptureRequest;
 import org.emovec.engine.ChatMessage;
 import org.emovec.engine.EmovecException;
 import org.emovec.engine.LogitLens;
@@ -36,7 +35,8 @@ public final class Validate {
                               int pcaComponents, double pcaExplained, Map<String, List<String>> lensTop, Map<String, List<String>> lensBottom,
                               List<String> scenarioTitles, List<String> scenarioEmotions, double[][] scenarioMatrix,
                               Map<String, Double> correlation, Map<String, Double> steeringDeltaElo, Map<String, Double> categoryElo,
-                              List<String> activities, double[] elo, double eloVsPaperSpearman) {
+                              List<String> activities, double[] elo, double eloVsPaperSpearman, List<Checks.Series> numerical,
+                              Map<String, double[]> exemplarProbe, Map<String, double[]> exemplarSteeredElo, boolean[] steeredActivities) {
         public long passed() { return checks.stream().filter(c -> Boolean.TRUE.equals(c.pass())).count(); }
         public long applicable() { return checks.stream().filter(c -> c.pass() != null).count(); }
     }
@@ -46,6 +46,9 @@ public final class Validate {
 
     /** A steered emotion's preference logit differences (the same layout; rows of unsteered pairs copied from the baseline). */
     record SteeredPreferences(String emotion, int layer, double alpha, double[][] diff) {}
+
+    /** The emotions of the paper's numerical-modulation grid. */
+    static final List<String> NUMERICAL_EMOTIONS = List.of("afraid", "calm", "sad", "happy");
 
     private Validate() {}
 
@@ -78,6 +81,7 @@ public final class Validate {
         List<PaperData.Activity> activities = PaperData.activities();
         int[] candidates = {singleToken(model, "A"), singleToken(model, "B")};
         ScorerOptions options = ScorerOptions.defaults().withSequences(Math.min(parallel, 256)).withBatch(8192, 512);
+        long started = System.nanoTime();
         try (PromptScorer scorer = new PromptScorer(model, options)) {
             long t0 = System.nanoTime();
             Probes probes = Probes.capture(scorer, s, todo);
@@ -94,6 +98,7 @@ public final class Validate {
                 out.add(r);
             }
         }
+        dir.recordTime(layers.size() == 1 ? "validate" : "sweep", (System.nanoTime() - started) / 1e9);
         out.sort(java.util.Comparator.comparingInt(LayerResult::layer));
         return out;
     }
@@ -165,14 +170,18 @@ public final class Validate {
         List<PaperData.NumericalTemplate> templates = PaperData.numericalTemplates();
         for (int t = 0; t < templates.size(); t++) {
             PaperData.NumericalTemplate tm = templates.get(t);
+            Map<String, Integer> expected = new LinkedHashMap<>();
             for (String part : tm.expectedTrend().split(";")) {
                 String[] w = part.strip().split("\\s+");
-                int e = emotions.indexOf(w[0]);
+                expected.put(w[0], w[1].equals("up") ? 1 : -1);
+            }
+            for (String emotion : NUMERICAL_EMOTIONS) { // the paper's grid: every template x afraid, calm, sad, happy
+                int e = emotions.indexOf(emotion);
                 if (e < 0) continue;
                 double[] x = tm.values().stream().mapToDouble(Double::parseDouble).toArray();
                 double[] probe = new double[x.length];
                 for (int v = 0; v < x.length; v++) probe[v] = Checks.dot(probes.numerical(layer, t, v), vectors[e]);
-                series.add(new Checks.Series(tm.name(), w[0], w[1].equals("up") ? 1 : -1, x, probe));
+                series.add(new Checks.Series(tm.name(), emotion, expected.getOrDefault(emotion, 0), x, probe));
             }
         }
         checks.add(Checks.v5(series));
@@ -195,10 +204,18 @@ public final class Validate {
         Vectors.Layer vl = meta.layer(layer);
         double alpha = s.steerAlphaNorm() * vl.meanResidualNorm();
         Map<String, Double> delta = null;
+        Map<String, double[]> exemplarProbe = new LinkedHashMap<>(), exemplarSteeredElo = new LinkedHashMap<>();
+        for (String x : s.steerExemplars()) {
+            int e = emotions.indexOf(x);
+            if (e < 0) continue;
+            double[] probe = new double[feeling.length];
+            for (int a = 0; a < feeling.length; a++) probe[a] = Checks.dot(feeling[a], vectors[e]);
+            exemplarProbe.put(x, probe);
+        }
+        boolean[] steered = steeredActivities(activities);
         if (steer) {
             delta = new LinkedHashMap<>();
             List<Integer> chosen = steeredEmotions(emotions, r, s);
-            boolean[] steered = steeredActivities(activities);
             long steerStart = System.nanoTime();
             try (Progress bar = new Progress("steer L" + layer, chosen.size(), 0, "emotions", quiet)) {
                 for (int e : chosen) {
@@ -213,6 +230,7 @@ public final class Validate {
                         }
                     }
                     delta.put(emotions.get(e), sum / count);
+                    if (exemplarProbe.containsKey(emotions.get(e))) exemplarSteeredElo.put(emotions.get(e), elo);
                     bar.step(1);
                 }
             }
@@ -229,7 +247,8 @@ public final class Validate {
         double[] paperElo = activities.stream().mapToDouble(PaperData.Activity::paperElo).toArray();
         double rho = new org.apache.commons.math3.stat.correlation.SpearmansCorrelation().correlation(baseElo, paperElo);
         return new LayerResult(layer, s, checks, vl.meanResidualNorm(), alpha, vl.pcaComponents(), vl.pcaExplained(), lensTop, lensBottom,
-                titles, targets, matrix, correlation, delta, byCategory, activities.stream().map(PaperData.Activity::text).toList(), baseElo, rho);
+                titles, targets, matrix, correlation, delta, byCategory, activities.stream().map(PaperData.Activity::text).toList(), baseElo, rho,
+                series, exemplarProbe, exemplarSteeredElo, steered);
     }
 
     /** The top steerTop emotions by |r|, then the exemplars (blissful, hostile) when extracted and not yet in. */

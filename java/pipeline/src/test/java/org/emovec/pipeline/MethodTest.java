@@ -47,6 +47,31 @@ class MethodTest {
         assertEquals(0, Math.sqrt(dot(cleaned, cleaned)), 0.01);
     }
 
+    /** Expected numbers from numpy (np.corrcoef, np.linalg.svd), computed independently of this code. */
+    @Test
+    void statisticsMatchNumpy() {
+        double[] x = {1, 2, 3, 4, 5, 6}, y = {2, 1, 4, 3, 7, 5};
+        assertEquals(0.7917946548886295, new org.apache.commons.math3.stat.correlation.PearsonsCorrelation().correlation(x, y), 1e-12);
+        assertEquals(0.8285714285714287, new Checks.Series("t", "e", 1, x, y).rho(), 1e-12);
+        // the correlations() used by V8/V9: probe = activation . vector, against Elo
+        float[][] acts = new float[6][];
+        for (int i = 0; i < 6; i++) acts[i] = new float[] {(float) x[i], 0};
+        assertEquals(0.7917946548886295, Checks.correlations(new float[][] {{1, 0}}, acts, y)[0], 1e-6);
+        float[][] rows = {{2, 0, 1}, {0, 1, 3}, {4, 1, 0}, {1, 3, 2}, {3, 2, 2}};
+        Pca.Result all = Pca.top(rows, 0.999);
+        assertArrayEquals(new double[] {0.70737563, 0.24739281, 0.04523156}, all.shares(), 1e-8);
+        double[] first = all.components()[0], numpy = {-0.80413244, 0.196521, 0.56102631};
+        assertEquals(1, Math.abs(dot(first, numpy)), 1e-8, "same direction up to sign");
+        assertEquals(1, Pca.top(rows, 0.5).components().length, "0.707 of the variance is past 50%");
+        assertEquals(0.03319224965180989, Checks.pearsonP(-0.747, 8), 1e-6, "2 * scipy.stats.t.sf(t, 6) for r = -0.747, n = 8");
+    }
+
+    @Test
+    void oneGameOfEloMovesHalfOfK() {
+        double[] r = Elo.ratings(new double[][] {{0, 1}, {0, 0}}, 1000, 32, 3, 1);
+        assertArrayEquals(new double[] {1016, 984}, r, 1e-9);
+    }
+
     @Test
     void countThresholdsKeepTheReproductionsShare() {
         assertEquals(20, Checks.scaled(20, 171, 171));

@@ -82,13 +82,14 @@ class PipelineTest {
         assertNotNull(r.steeringDeltaElo());
         assertTrue(r.steeringDeltaElo().keySet().containsAll(List.of("blissful", "hostile")), "the paper's exemplars are always steered");
         // a random model holds no emotion concepts: it must fail the checks that would show them
-        for (String id : List.of("V1", "V3", "V7")) {
+        for (String id : List.of("V1", "V3", "V7", "V8", "V10")) {
             assertEquals(Boolean.FALSE, r.checks().stream().filter(c -> c.id().equals(id)).findFirst().orElseThrow().pass(), id);
         }
         assertTrue(r.passed() <= 2, "a random model passing " + r.passed() + " checks: " + r.checks());
         Path report = Report.write(run, s.layer());
         String html = Files.readString(report);
         assertTrue(html.contains("random weights") && html.contains("V11"), "the report names the checks and why they fail");
+        assertTrue(html.contains("<svg") && html.contains("tylenol"), "figures inline, the numerical grid among them");
         assertTrue(Files.exists(run.validate().resolve("L" + s.layer() + "-checks.csv")));
         assertTrue(Files.exists(run.validate().resolve("elo.csv")));
 
