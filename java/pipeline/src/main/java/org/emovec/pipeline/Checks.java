@@ -16,7 +16,9 @@ import org.emovec.paperdata.PaperData;
  * The checks V1-V11 as arithmetic on what the model produced (no model here, so each is testable alone).
  * Thresholds are the reproduction's for 171 emotions (see paperdata/SOURCES.md); with fewer emotions, or
  * fewer items, a count threshold keeps its share (e.g. V1's 20 of 171 becomes 4 of 30). A check whose inputs
- * are missing from a run (e.g. its emotions were not chosen) is "n/a", never a pass.
+ * are missing from a run (e.g. its emotions were not chosen) is "n/a", never a pass. Count checks must also
+ * beat chance (p &lt; 0.05 under the null the check's "how" names): at a screening run's few emotions the
+ * reproduction's counts are reached by noise alone, and a random model must not pass.
  */
 public final class Checks {
     /** One check's outcome: pass is null when it could not be run. */
@@ -27,6 +29,11 @@ public final class Checks {
             List.of("loving", "angry"), List.of("proud", "guilty"), List.of("inspired", "desperate"));
 
     private Checks() {}
+
+    /** P(X >= k) for X ~ Binomial(n, p0): how often chance alone gives k or more of n. */
+    static double chanceP(long k, int n, double p0) {
+        return k <= 0 ? 1 : 1 - new org.apache.commons.math3.distribution.BinomialDistribution(n, p0).cumulativeProbability((int) k - 1);
+    }
 
     /** count of n scaled from the reproduction's count of of: the same share, rounded up. */
     static int scaled(int count, int of, int n) { return (int) Math.ceil(count * (double) n / of - 1e-9); }
@@ -58,7 +65,7 @@ public final class Checks {
         long negative = pairDots.values().stream().filter(d -> d < 0).count();
         if (n == 0) return new Check("V2", "opposite valence in logit space", "n/a", ">= 4 of 5", null, "none of the pairs' emotions were extracted");
         int need = scaled(4, 5, n);
-        double p = 1 - new org.apache.commons.math3.distribution.BinomialDistribution(n, allPairsNegative).cumulativeProbability((int) negative - 1);
+        double p = chanceP(negative, n, allPairsNegative);
         return new Check("V2", "opposite valence in logit space", String.format("%d of %d; all emotion pairs: %.0f%% negative, chance p = %.3f", negative, n, 100 * allPairsNegative, p),
                 ">= " + need + " (4 of 5) and p < 0.05", negative >= need && p < 0.05,
                 "pairs " + pairDots.keySet() + ": dot product of mean-centred logit-lens vectors < 0");
@@ -120,8 +127,9 @@ public final class Checks {
         if (n == 0) return new Check("V5", "numerical modulation: trend sign", "n/a", ">= 17 of 24", null, "no tracked emotion was extracted");
         long right = series.stream().filter(s -> Math.signum(s.rho()) == s.expectedSign()).count();
         int need = scaled(17, 24, n);
-        return new Check("V5", "numerical modulation: trend sign", right + " of " + n, ">= " + need + " (17 of 24)", right >= need,
-                "Spearman rho between X and the probe (activation . vector) has the sign the paper reports");
+        double p = chanceP(right, n, 0.5);
+        return new Check("V5", "numerical modulation: trend sign", String.format("%d of %d, chance p = %.3f", right, n, p), ">= " + need + " (17 of 24) and p < 0.05",
+                right >= need && p < 0.05, "Spearman rho between X and the probe (activation . vector) has the sign the paper reports (chance: a coin per series)");
     }
 
     static Check v6(List<Series> all) {
@@ -187,11 +195,14 @@ public final class Checks {
                 ">= 2 each", pos >= 2 && neg >= 2, "emotions ranked by r(probe on the activity's tokens in 'How would you feel about {activity}?', Elo)");
     }
 
-    static Check v9(double[] r, double[] randomR) {
+    /** V9: emotions with |r| > 0.3; chance is the rate of |r| > 0.3 between unrelated variables over `items` activities. */
+    static Check v9(double[] r, double[] randomR, int items) {
         long count = Arrays.stream(r).filter(x -> Math.abs(x) > 0.3).count();
         int need = scaled(5, 171, r.length);
+        double p = chanceP(count, r.length, pearsonP(0.3, items));
         String random = randomR == null ? null : Long.toString(Arrays.stream(randomR).filter(x -> Math.abs(x) > 0.3).count());
-        return new Check("V9", "preference correlation: strength", count + " of " + r.length + randomNote(random), ">= " + need + " (5 of 171)", count >= need, "|r| > 0.3");
+        return new Check("V9", "preference correlation: strength", String.format("%d of %d, chance p = %.3f", count, r.length, p) + randomNote(random),
+                ">= " + need + " (5 of 171) and p < 0.05", count >= need && p < 0.05, "|r| > 0.3 (chance: " + String.format("%.1f%%", 100 * pearsonP(0.3, items)) + " per emotion)");
     }
 
     /**
@@ -219,6 +230,8 @@ public final class Checks {
         if (n < 3) return new Check("V11", "steering sign consistency", "n/a", ">= 24 of 36", null, "fewer than 3 steered emotions");
         long same = IntStream.range(0, n).filter(i -> Math.signum(r[i]) == Math.signum(deltaElo[i]) && deltaElo[i] != 0).count();
         int need = scaled(24, 36, n);
-        return new Check("V11", "steering sign consistency", same + " of " + n, ">= " + need + " (24 of 36)", same >= need, "sign of the Elo change = sign of r");
+        double p = chanceP(same, n, 0.5);
+        return new Check("V11", "steering sign consistency", String.format("%d of %d, chance p = %.3f", same, n, p), ">= " + need + " (24 of 36) and p < 0.05",
+                same >= need && p < 0.05, "sign of the Elo change = sign of r (chance: a coin per emotion)");
     }
 }

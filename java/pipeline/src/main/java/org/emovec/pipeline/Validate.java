@@ -196,7 +196,7 @@ public final class Validate {
         double[] r = Checks.correlations(vectors, feeling, baseElo);
         double[] randomR = Checks.correlations(random, feeling, baseElo);
         checks.add(Checks.v8(emotions, valence, r));
-        checks.add(Checks.v9(r, randomR));
+        checks.add(Checks.v9(r, randomR, activities.size()));
         Map<String, Double> correlation = new LinkedHashMap<>();
         for (int e = 0; e < n; e++) correlation.put(emotions.get(e), r[e]);
 

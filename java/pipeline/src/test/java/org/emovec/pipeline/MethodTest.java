@@ -67,6 +67,22 @@ class MethodTest {
     }
 
     @Test
+    void countChecksMustBeatChance() {
+        assertEquals(1 / 32.0, Checks.chanceP(5, 5, 0.5), 1e-12);
+        assertEquals(0.19384765625, Checks.chanceP(8, 12, 0.5), 1e-12, "scipy.stats.binom.sf(7, 12, 0.5)");
+        double[] r = new double[12], same = new double[12];
+        for (int i = 0; i < 12; i++) {
+            r[i] = i % 2 == 0 ? 0.5 : -0.5;
+            same[i] = i < 8 ? r[i] : -r[i]; // 8 of 12 agree: the reproduction's share, but a coin does it one time in five
+        }
+        assertFalse(Checks.v11(r, same).pass());
+        assertTrue(Checks.v11(r, r).pass());
+        double[] weak = new double[12];
+        weak[0] = 0.5; // 1 of 12 above 0.3: the scaled threshold, and what chance gives one time in five
+        assertFalse(Checks.v9(weak, null, 64).pass());
+    }
+
+    @Test
     void oneGameOfEloMovesHalfOfK() {
         double[] r = Elo.ratings(new double[][] {{0, 1}, {0, 0}}, 1000, 32, 3, 1);
         assertArrayEquals(new double[] {1016, 984}, r, 1e-9);
