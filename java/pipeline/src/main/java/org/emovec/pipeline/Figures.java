@@ -35,7 +35,9 @@ final class Figures {
     static JFreeChart steering(Map<String, Double> r, Map<String, Double> delta, int layer) {
         XYSeries s = new XYSeries("steered emotions");
         for (var e : delta.entrySet()) s.add(r.get(e.getKey()), e.getValue());
-        return ChartFactory.createScatterPlot("Steering on the activity tokens, layer " + layer, "r (probe on activity vs Elo)",
+        double[] xs = delta.keySet().stream().mapToDouble(r::get).toArray(), ys = delta.values().stream().mapToDouble(Double::doubleValue).toArray();
+        String fit = xs.length >= 3 ? String.format(" (r = %.2f, n = %d)", new org.apache.commons.math3.stat.correlation.PearsonsCorrelation().correlation(xs, ys), xs.length) : "";
+        return ChartFactory.createScatterPlot("Steering on the activity tokens, layer " + layer + fit, "r (probe on activity vs Elo)",
                 "mean Elo change of steered activities", new XYSeriesCollection(s), PlotOrientation.VERTICAL, false, true, false);
     }
 
