@@ -100,6 +100,27 @@ class PipelineTest {
     }
 
     @Test
+    void aNaNInTheResidualStopsExtractionNamingTheStory() throws Exception {
+        Settings s = micro(model.layers()).with(Map.of("emotions", List.of("happy", "sad"), "neutralTopics", 2));
+        RunDir run = new RunDir(dir.resolve("nan"));
+        run.open(modelPath, s, false);
+        Stories.run(run, model, s, 8, true);
+        // the same model with one NaN in block 1's attention norm: every residual from block 1 on is NaN
+        Path broken = dir.resolve("tiny-nan.gguf");
+        Files.copy(modelPath, broken);
+        try (org.emovec.gguf.GgufFile f = org.emovec.gguf.GgufFile.open(broken);
+             java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(broken, java.nio.file.StandardOpenOption.WRITE)) {
+            long at = f.dataStart() + f.tensor("blk.1.attn_norm.weight").offset();
+            ch.write(java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putFloat(Float.NaN).flip(), at);
+        }
+        try (Model nan = Model.load(broken, 0)) {
+            EmovecException e = assertThrows(EmovecException.class, () -> Extract.run(run, nan, s, 8, true));
+            assertTrue(e.getMessage().startsWith("story happy/0/0: the residual at layer 1 is NaN"), e.getMessage());
+        }
+        assertFalse(Files.exists(Extract.activationFile(run, "happy")), "nothing of the poisoned emotion was kept");
+    }
+
+    @Test
     void theSameCallAlwaysGivesTheSameStoryWhateverElseIsInTheBatch() throws Exception {
         Settings s = micro(model.layers()).with(Map.of("emotions", List.of("happy", "sad"), "neutralTopics", 2));
         RunDir a = new RunDir(dir.resolve("batch16")), b = new RunDir(dir.resolve("batch1"));
