@@ -179,30 +179,64 @@ public final class Checks {
         return IntStream.range(0, v.length).boxed().sorted(Comparator.comparingDouble(i -> -v[i])).mapToInt(Integer::intValue).toArray();
     }
 
-    static Check v8(List<String> emotions, Map<String, PaperData.Valence> valence, double[] r) {
+    /**
+     * V8: of the 3 emotions whose probe correlates most with Elo, at least 2 positive, and of the 3 lowest at least 2
+     * negative. A shuffled ranking does that often (about one time in five with 30 emotions), so it must also beat
+     * chance: p = share of 2000 seeded shuffles of the valence labels that do at least as well on both ends.
+     */
+    static Check v8(List<String> emotions, Map<String, PaperData.Valence> valence, double[] r, long seed) {
         int[] order = byValueDescending(r);
         int k = Math.min(3, order.length / 2);
         List<String> top = new ArrayList<>(), bottom = new ArrayList<>();
-        int pos = 0, neg = 0;
+        boolean[] positive = new boolean[order.length];
+        for (int i = 0; i < order.length; i++) positive[i] = valence.get(emotions.get(order[i])) == PaperData.Valence.POSITIVE;
         for (int i = 0; i < k; i++) {
-            String t = emotions.get(order[i]), b = emotions.get(order[order.length - 1 - i]);
-            top.add(t);
-            bottom.add(b);
-            if (valence.get(t) == PaperData.Valence.POSITIVE) pos++;
-            if (valence.get(b) == PaperData.Valence.NEGATIVE) neg++;
+            top.add(emotions.get(order[i]));
+            bottom.add(emotions.get(order[order.length - 1 - i]));
         }
-        return new Check("V8", "preference correlation: valence of extremes", "top " + top + " " + pos + " positive; bottom " + bottom + " " + neg + " negative",
-                ">= 2 each", pos >= 2 && neg >= 2, "emotions ranked by r(probe on the activity's tokens in 'How would you feel about {activity}?', Elo)");
+        int pos = ends(positive, k, true), neg = ends(positive, k, false);
+        java.util.Random random = new java.util.Random(seed);
+        int asGood = 0, shuffles = 2000;
+        boolean[] shuffled = positive.clone();
+        for (int t = 0; t < shuffles; t++) {
+            for (int i = shuffled.length - 1; i > 0; i--) {
+                int j = random.nextInt(i + 1);
+                boolean x = shuffled[i];
+                shuffled[i] = shuffled[j];
+                shuffled[j] = x;
+            }
+            if (ends(shuffled, k, true) >= pos && ends(shuffled, k, false) >= neg) asGood++;
+        }
+        double p = (asGood + 1.0) / (shuffles + 1);
+        return new Check("V8", "preference correlation: valence of extremes", String.format("top %s %d positive; bottom %s %d negative; chance p = %.3f", top, pos, bottom, neg, p),
+                ">= 2 each and p < 0.05", pos >= 2 && neg >= 2 && p < 0.05,
+                "emotions ranked by r(probe on the activity's tokens in 'How would you feel about {activity}?', Elo)");
     }
 
-    /** V9: emotions with |r| > 0.3; chance is the rate of |r| > 0.3 between unrelated variables over `items` activities. */
-    static Check v9(double[] r, double[] randomR, int items) {
+    /** Positive labels among the first k (top) or negative ones among the last k (bottom) of a ranking. */
+    private static int ends(boolean[] positive, int k, boolean top) {
+        int count = 0;
+        for (int i = 0; i < k; i++) {
+            if (top && positive[i]) count++;
+            if (!top && !positive[positive.length - 1 - i]) count++;
+        }
+        return count;
+    }
+
+    /**
+     * V9: emotions with |r| > 0.3. Must beat chance twice over: the rate of |r| > 0.3 between unrelated variables
+     * over `items` activities (binomial), and random directions of the same width (empirical p over the sets in
+     * randomCounts; random directions still see the activities' lexical features, which drive preferences too).
+     */
+    static Check v9(double[] r, int[] randomCounts, int items) {
         long count = Arrays.stream(r).filter(x -> Math.abs(x) > 0.3).count();
         int need = scaled(5, 171, r.length);
         double p = chanceP(count, r.length, pearsonP(0.3, items));
-        String random = randomR == null ? null : Long.toString(Arrays.stream(randomR).filter(x -> Math.abs(x) > 0.3).count());
-        return new Check("V9", "preference correlation: strength", String.format("%d of %d, chance p = %.3f", count, r.length, p) + randomNote(random),
-                ">= " + need + " (5 of 171) and p < 0.05", count >= need && p < 0.05, "|r| > 0.3 (chance: " + String.format("%.1f%%", 100 * pearsonP(0.3, items)) + " per emotion)");
+        double pRandom = (Arrays.stream(randomCounts).filter(c -> c >= count).count() + 1.0) / (randomCounts.length + 1);
+        double median = Arrays.stream(randomCounts).sorted().toArray()[randomCounts.length / 2];
+        return new Check("V9", "preference correlation: strength", String.format("%d of %d, chance p = %.3f; random directions: median %.0f, p = %.3f",
+                count, r.length, p, median, pRandom), ">= " + need + " (5 of 171) and both p < 0.05", count >= need && p < 0.05 && pRandom < 0.05,
+                "|r| > 0.3 (chance: " + String.format("%.1f%%", 100 * pearsonP(0.3, items)) + " per emotion; " + randomCounts.length + " sets of random directions)");
     }
 
     /**

@@ -161,7 +161,8 @@ public final class Report {
         c.add(new String[] {"steering", "odd-indexed activities of each category steered (32), the top " + s.steerTop() + " emotions by |r| plus "
                 + s.steerExemplars() + "; prompts with no steered activity reuse the unsteered logits"});
         c.add(new String[] {"logit lens", "W_U(g * v) with g the final RMSNorm weight; top " + s.lensTopK() + " for V1"});
-        c.add(new String[] {"controls", "random unit directions (seeded), one per emotion, through V1, V3, V4 and V9"});
+        c.add(new String[] {"controls", "random unit directions (seeded), one per emotion, through V1, V3, V4 and V9 (V9: "
+                + Validate.RANDOM_SETS + " sets, its null distribution); every count check must beat chance (p < 0.05)"});
         return c;
     }
 

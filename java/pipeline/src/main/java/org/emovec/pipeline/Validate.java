@@ -50,6 +50,9 @@ public final class Validate {
     /** The emotions of the paper's numerical-modulation grid. */
     static final List<String> NUMERICAL_EMOTIONS = List.of("afraid", "calm", "sad", "happy");
 
+    /** Sets of random directions whose V9 counts make that check's null distribution. */
+    static final int RANDOM_SETS = 39;
+
     private Validate() {}
 
     public static Path resultFile(RunDir dir, int layer) { return dir.validate().resolve("L" + layer + ".json"); }
@@ -194,9 +197,15 @@ public final class Validate {
         // V8, V9: probe on the activity tokens vs Elo
         float[][] feeling = probes.feeling(layer);
         double[] r = Checks.correlations(vectors, feeling, baseElo);
-        double[] randomR = Checks.correlations(random, feeling, baseElo);
-        checks.add(Checks.v8(emotions, valence, r));
-        checks.add(Checks.v9(r, randomR, activities.size()));
+        // V9's null: the same count for sets of random directions, which see the activities' lexical features
+        // (these drive a model's preferences too) but no emotion
+        int[] randomCounts = new int[RANDOM_SETS];
+        for (int k = 0; k < RANDOM_SETS; k++) {
+            float[][] dirs = k == 0 ? random : randomDirections(n, vectors[0].length, s.seed() + 1000L * (k + 1) + layer);
+            randomCounts[k] = (int) java.util.Arrays.stream(Checks.correlations(dirs, feeling, baseElo)).filter(x -> Math.abs(x) > 0.3).count();
+        }
+        checks.add(Checks.v8(emotions, valence, r, s.seed()));
+        checks.add(Checks.v9(r, randomCounts, activities.size()));
         Map<String, Double> correlation = new LinkedHashMap<>();
         for (int e = 0; e < n; e++) correlation.put(emotions.get(e), r[e]);
 

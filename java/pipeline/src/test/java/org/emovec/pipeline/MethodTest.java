@@ -79,7 +79,14 @@ class MethodTest {
         assertTrue(Checks.v11(r, r).pass());
         double[] weak = new double[12];
         weak[0] = 0.5; // 1 of 12 above 0.3: the scaled threshold, and what chance gives one time in five
-        assertFalse(Checks.v9(weak, null, 64).pass());
+        assertFalse(Checks.v9(weak, new int[] {0, 0, 1, 0}, 64).pass());
+        double[] strongR = new double[171];
+        for (int i = 0; i < 20; i++) strongR[i] = 0.5;
+        int[] randomCounts = new int[39];
+        java.util.Arrays.fill(randomCounts, 3);
+        assertTrue(Checks.v9(strongR, randomCounts, 64).pass(), "20 of 171 where random directions give 3");
+        java.util.Arrays.fill(randomCounts, 25);
+        assertFalse(Checks.v9(strongR, randomCounts, 64).pass(), "20 of 171 where random directions give 25: lexical, not emotional");
     }
 
     @Test
@@ -112,8 +119,14 @@ class MethodTest {
         List<String> emotions = List.of("happy", "calm", "proud", "sad", "afraid", "angry");
         Map<String, PaperData.Valence> valence = new LinkedHashMap<>();
         for (PaperData.Emotion e : PaperData.emotions()) valence.put(e.word(), e.valence());
-        assertTrue(Checks.v8(emotions, valence, new double[] {0.9, 0.8, 0.7, -0.7, -0.8, -0.9}).pass());
-        assertFalse(Checks.v8(emotions, valence, new double[] {-0.9, -0.8, -0.7, 0.7, 0.8, 0.9}).pass());
+        assertFalse(Checks.v8(emotions, valence, new double[] {-0.9, -0.8, -0.7, 0.7, 0.8, 0.9}, 1).pass());
+        // 3 + 3 of 6 emotions: a shuffle does as well 1 time in 20 (exactly 1/C(6,3)), so even that is not enough here
+        assertFalse(Checks.v8(emotions, valence, new double[] {0.9, 0.8, 0.7, -0.7, -0.8, -0.9}, 1).pass());
+        List<String> many = Settings.screeningEmotions(60);
+        double[] r = new double[many.size()];
+        for (int i = 0; i < r.length; i++) r[i] = (valence.get(many.get(i)) == PaperData.Valence.POSITIVE ? 1 : -1) * (1 + i % 7) / 10.0;
+        Checks.Check strong = Checks.v8(many, valence, r, 1);
+        assertTrue(strong.pass(), "valence sorts the ranking: " + strong.value());
     }
 
     @Test
