@@ -30,7 +30,9 @@ final class SweepCommand implements Callable<Integer> {
             if (sweepLayers.equals("all")) layers.addAll(run.settings().layers());
             else for (int l : CaptureCommand.parseLayers(sweepLayers, run.model().layers())) layers.add(l);
             List<Validate.LayerResult> results = Validate.run(run.dir(), run.model(), run.settings(), layers, !noSteering, options.parallel, options.quiet);
-            System.out.println("sweep: " + Sweep.write(run.dir(), results));
+            java.nio.file.Path table = Sweep.write(run.dir(), results);
+            System.out.print(java.nio.file.Files.readString(table));
+            System.out.println("sweep: " + table);
         }
         return 0;
     }

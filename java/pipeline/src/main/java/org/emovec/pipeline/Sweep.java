@@ -49,7 +49,6 @@ public final class Sweep {
         AtomicFiles.writeString(out.resolve("sweep.csv"), csv.toString());
         Figures.save(Figures.sweep("Implicit scenarios by layer", "argmax hits", v3), out, "sweep-v3");
         Figures.save(Figures.sweep("Steering vs correlation by layer", "Pearson r", v10), out, "sweep-v10");
-        System.out.print(csv);
         return out.resolve("sweep.csv");
     }
 }

@@ -86,6 +86,9 @@ class PipelineTest {
             assertEquals(Boolean.FALSE, r.checks().stream().filter(c -> c.id().equals(id)).findFirst().orElseThrow().pass(), id);
         }
         assertTrue(r.passed() <= 2, "a random model passing " + r.passed() + " checks: " + r.checks());
+        List<String> sweep = Files.readAllLines(Sweep.write(run, List.of(r)));
+        assertEquals(2, sweep.size(), "header and one layer");
+        assertTrue(sweep.get(1).startsWith(s.layer() + ","), sweep.get(1));
         Path report = Report.write(run, s.layer());
         String html = Files.readString(report);
         assertTrue(html.contains("random weights") && html.contains("V11"), "the report names the checks and why they fail");
