@@ -37,6 +37,13 @@ public final class PaperData {
                 .map(r -> new Emotion(r[0], r[1], Valence.valueOf(r[2].toUpperCase()))).toList();
     }
 
+    /** Each emotion word's valence. */
+    public static java.util.Map<String, Valence> valences() {
+        java.util.Map<String, Valence> m = new java.util.LinkedHashMap<>();
+        for (Emotion e : emotions()) m.put(e.word(), e.valence());
+        return m;
+    }
+
     public static List<Activity> activities() {
         return rows("activities.tsv", 3).stream().map(r -> new Activity(r[0], r[1], Integer.parseInt(r[2]))).toList();
     }

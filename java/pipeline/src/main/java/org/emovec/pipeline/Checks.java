@@ -166,12 +166,15 @@ public final class Checks {
     /** Pearson r between each emotion's probe on the activities and the activities' Elo. */
     static double[] correlations(float[][] vectors, float[][] feelingActs, double[] elo) {
         double[] r = new double[vectors.length];
-        for (int e = 0; e < vectors.length; e++) {
-            double[] probe = new double[feelingActs.length];
-            for (int a = 0; a < feelingActs.length; a++) probe[a] = dot(feelingActs[a], vectors[e]);
-            r[e] = new PearsonsCorrelation().correlation(probe, elo);
-        }
+        for (int e = 0; e < vectors.length; e++) r[e] = new PearsonsCorrelation().correlation(probe(feelingActs, vectors[e]), elo);
         return r;
+    }
+
+    /** A probe's reading on each activation: activation . vector. */
+    static double[] probe(float[][] acts, float[] vector) {
+        double[] p = new double[acts.length];
+        for (int a = 0; a < acts.length; a++) p[a] = dot(acts[a], vector);
+        return p;
     }
 
     /** Indices sorted by value, highest first. */

@@ -69,9 +69,7 @@ public final class Report {
                 .append(". Steering: alpha = ").append(s.steerAlphaNorm()).append(" × mean residual norm (").append(String.format("%.2f", r.meanResidualNorm()))
                 .append(") = ").append(String.format("%.2f", r.alpha())).append(", added only on the steered activity's tokens.</p>\n");
         h.append(figure(out, Figures.save(Figures.categories(r.categoryElo()), out, "categories")));
-        Map<String, PaperData.Valence> valence = new java.util.LinkedHashMap<>();
-        for (PaperData.Emotion e : PaperData.emotions()) valence.put(e.word(), e.valence());
-        h.append(figure(out, Figures.save(Figures.correlation(r.correlation(), valence, layer), out, "correlation")));
+        h.append(figure(out, Figures.save(Figures.correlation(r.correlation(), PaperData.valences(), layer), out, "correlation")));
         if (r.steeringDeltaElo() != null) h.append(figure(out, Figures.save(Figures.steering(r.correlation(), r.steeringDeltaElo(), layer), out, "steering")));
         for (var x : r.exemplarProbe().entrySet()) {
             String e = x.getKey();

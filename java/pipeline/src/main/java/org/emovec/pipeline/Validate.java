@@ -89,13 +89,14 @@ public final class Validate {
             long t0 = System.nanoTime();
             Probes probes = Probes.capture(scorer, s, todo);
             long t1 = System.nanoTime();
-            Preferences base = baseline(dir, scorer, s, activities, candidates, quiet);
+            PreferencePrompt[][] prompts = preferencePrompts(model, activities);
+            Preferences base = baseline(dir, scorer, prompts, activities, candidates, quiet);
             System.err.printf("emovec validate: probe prompts %.1f s, %d preference prompts %.1f s (or read back)%n", (t1 - t0) / 1e9,
                     activities.size() * (activities.size() - 1), (System.nanoTime() - t1) / 1e9);
             double[] baseElo = Elo.ratings(wins(base.diff()), s.eloStart(), s.eloK(), s.eloOrders(), s.seed());
             writeEloCsv(dir, activities, baseElo);
             for (int layer : todo) {
-                LayerResult r = layer(dir, model, scorer, s, meta, layer, probes, base, baseElo, activities, candidates, steer, quiet);
+                LayerResult r = layer(dir, model, scorer, s, meta, layer, probes, prompts, base, baseElo, activities, candidates, steer, quiet);
                 Json.write(resultFile(dir, layer), r);
                 writeLayerCsvs(dir, r, meta.emotions());
                 out.add(r);
@@ -107,14 +108,12 @@ public final class Validate {
     }
 
     private static LayerResult layer(RunDir dir, Model model, PromptScorer scorer, Settings s, Vectors.Meta meta, int layer, Probes probes,
-                                     Preferences base, double[] baseElo, List<PaperData.Activity> activities, int[] candidates,
+                                     PreferencePrompt[][] prompts, Preferences base, double[] baseElo, List<PaperData.Activity> activities, int[] candidates,
                                      boolean steer, boolean quiet) throws IOException {
         List<String> emotions = meta.emotions();
         int n = emotions.size();
         float[][] vectors = Vectors.load(dir, layer);
         float[][] random = randomDirections(n, vectors[0].length, s.seed() + layer);
-        Map<String, PaperData.Valence> valence = new LinkedHashMap<>();
-        for (PaperData.Emotion e : PaperData.emotions()) valence.put(e.word(), e.valence());
         List<Checks.Check> checks = new ArrayList<>();
 
         // V1, V2: the logit lens of every vector, and of as many random directions (one read of the unembedding)
@@ -204,7 +203,7 @@ public final class Validate {
             float[][] dirs = k == 0 ? random : randomDirections(n, vectors[0].length, s.seed() + 1000L * (k + 1) + layer);
             randomCounts[k] = (int) java.util.Arrays.stream(Checks.correlations(dirs, feeling, baseElo)).filter(x -> Math.abs(x) > 0.3).count();
         }
-        checks.add(Checks.v8(emotions, valence, r, s.seed()));
+        checks.add(Checks.v8(emotions, PaperData.valences(), r, s.seed()));
         checks.add(Checks.v9(r, randomCounts, activities.size()));
         Map<String, Double> correlation = new LinkedHashMap<>();
         for (int e = 0; e < n; e++) correlation.put(emotions.get(e), r[e]);
@@ -217,18 +216,17 @@ public final class Validate {
         for (String x : s.steerExemplars()) {
             int e = emotions.indexOf(x);
             if (e < 0) continue;
-            double[] probe = new double[feeling.length];
-            for (int a = 0; a < feeling.length; a++) probe[a] = Checks.dot(feeling[a], vectors[e]);
-            exemplarProbe.put(x, probe);
+            exemplarProbe.put(x, Checks.probe(feeling, vectors[e]));
         }
         boolean[] steered = steeredActivities(activities);
+        List<int[]> steeredPairs = steeredPairs(steered);
         if (steer) {
             delta = new LinkedHashMap<>();
             List<Integer> chosen = steeredEmotions(emotions, r, s);
             long steerStart = System.nanoTime();
             try (Progress bar = new Progress("steer L" + layer, chosen.size(), 0, "emotions", quiet)) {
                 for (int e : chosen) {
-                    SteeredPreferences sp = steered(dir, scorer, s, layer, emotions.get(e), vectors[e], alpha, base, activities, steered, candidates);
+                    SteeredPreferences sp = steered(dir, scorer, layer, emotions.get(e), vectors[e], alpha, base, prompts, steered, steeredPairs, candidates);
                     double[] elo = Elo.ratings(wins(sp.diff()), s.eloStart(), s.eloK(), s.eloOrders(), s.seed());
                     double sum = 0;
                     int count = 0;
@@ -244,7 +242,7 @@ public final class Validate {
                 }
             }
             System.err.printf("emovec validate L%d: steering %d emotions x %d prompts %.1f s (or read back)%n", layer, chosen.size(),
-                    steeredPromptCount(steered), (System.nanoTime() - steerStart) / 1e9);
+                    steeredPairs.size(), (System.nanoTime() - steerStart) / 1e9);
             double[] rs = delta.keySet().stream().mapToDouble(e -> r[emotions.indexOf(e)]).toArray();
             double[] ds = delta.values().stream().mapToDouble(Double::doubleValue).toArray();
             checks.add(Checks.v10(rs, ds));
@@ -284,15 +282,26 @@ public final class Validate {
         return steered;
     }
 
-    /** Ordered pairs with at least one steered activity: the prompts one steering condition scores. */
-    static int steeredPromptCount(boolean[] steered) {
-        int n = steered.length, count = 0;
-        for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) if (i != j && (steered[i] || steered[j])) count++;
-        return count;
+    /**
+     * Ordered pairs (i as A, j as B) with at least one steered activity: the prompts one steering condition
+     * scores; a prompt without one is the baseline's.
+     */
+    static List<int[]> steeredPairs(boolean[] steered) {
+        List<int[]> pairs = new ArrayList<>();
+        for (int i = 0; i < steered.length; i++) for (int j = 0; j < steered.length; j++) if (i != j && (steered[i] || steered[j])) pairs.add(new int[] {i, j});
+        return pairs;
     }
 
     /** One A/B preference prompt: the user's question through the chat template, the reply prefilled with "(". */
     record PreferencePrompt(int[] tokens, Span spanA, Span spanB) {}
+
+    /** prompts[i][j]: activity i as (A), j as (B) (null on the diagonal); built once, shared by baseline and steering. */
+    static PreferencePrompt[][] preferencePrompts(Model model, List<PaperData.Activity> activities) {
+        int n = activities.size();
+        PreferencePrompt[][] p = new PreferencePrompt[n][n];
+        for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) if (i != j) p[i][j] = preferencePrompt(model, activities.get(i).text(), activities.get(j).text());
+        return p;
+    }
 
     static PreferencePrompt preferencePrompt(Model model, String a, String b) {
         String question = "Would you prefer to (A) " + a + " or (B) " + b + "?";
@@ -303,18 +312,13 @@ public final class Validate {
         return new PreferencePrompt(tokens, model.spanOf(tokens, text, startA, startA + a.length()), model.spanOf(tokens, text, startB, startB + b.length()));
     }
 
-    private static Preferences baseline(RunDir dir, PromptScorer scorer, Settings s, List<PaperData.Activity> activities, int[] candidates, boolean quiet) throws IOException {
+    private static Preferences baseline(RunDir dir, PromptScorer scorer, PreferencePrompt[][] prompts, List<PaperData.Activity> activities,
+                                        int[] candidates, boolean quiet) throws IOException {
         Path file = dir.validate().resolve("preferences-baseline.json");
         if (Files.exists(file)) return Json.read(file, Preferences.class);
         int n = activities.size();
         List<ScoreRequest> requests = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < n; j++) {
-                if (i == j) continue;
-                PreferencePrompt p = preferencePrompt(scorer.model(), activities.get(i).text(), activities.get(j).text());
-                requests.add(ScoreRequest.of(i + "/" + j, p.tokens(), candidates));
-            }
-        }
+        for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) if (i != j) requests.add(ScoreRequest.of(i + "/" + j, prompts[i][j].tokens(), candidates));
         double[][] diff = new double[n][n];
         try (Progress bar = new Progress("preferences", requests.size(), 0, "prompts", quiet)) {
             scoreInto(scorer, requests, diff, bar);
@@ -324,26 +328,23 @@ public final class Validate {
         return p;
     }
 
-    private static SteeredPreferences steered(RunDir dir, PromptScorer scorer, Settings s, int layer, String emotion, float[] vector, double alpha,
-                                              Preferences base, List<PaperData.Activity> activities, boolean[] steered, int[] candidates) throws IOException {
+    private static SteeredPreferences steered(RunDir dir, PromptScorer scorer, int layer, String emotion, float[] vector, double alpha, Preferences base,
+                                              PreferencePrompt[][] prompts, boolean[] steered, List<int[]> pairs, int[] candidates) throws IOException {
         Path file = dir.validate().resolve("steer-L" + layer).resolve(RunDir.fileName(emotion) + ".json");
         if (Files.exists(file)) {
             SteeredPreferences sp = Json.read(file, SteeredPreferences.class);
             if (sp.alpha() == alpha) return sp;
         }
-        int n = activities.size();
-        double[][] diff = new double[n][];
-        for (int i = 0; i < n; i++) diff[i] = base.diff()[i].clone();
+        double[][] diff = new double[steered.length][];
+        for (int i = 0; i < diff.length; i++) diff[i] = base.diff()[i].clone(); // pairs with no steered activity keep the baseline's
         List<ScoreRequest> requests = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < n; j++) {
-                if (i == j || !(steered[i] || steered[j])) continue; // no steered activity: the prompt is the baseline's
-                PreferencePrompt p = preferencePrompt(scorer.model(), activities.get(i).text(), activities.get(j).text());
-                List<Steering> st = new ArrayList<>();
-                if (steered[i]) st.add(new Steering(layer, vector, alpha, p.spanA()));
-                if (steered[j]) st.add(new Steering(layer, vector, alpha, p.spanB()));
-                requests.add(ScoreRequest.of(i + "/" + j, p.tokens(), candidates).withSteering(st));
-            }
+        for (int[] ij : pairs) {
+            int i = ij[0], j = ij[1];
+            PreferencePrompt p = prompts[i][j];
+            List<Steering> st = new ArrayList<>();
+            if (steered[i]) st.add(new Steering(layer, vector, alpha, p.spanA()));
+            if (steered[j]) st.add(new Steering(layer, vector, alpha, p.spanB()));
+            requests.add(ScoreRequest.of(i + "/" + j, p.tokens(), candidates).withSteering(st));
         }
         scoreInto(scorer, requests, diff, null);
         SteeredPreferences sp = new SteeredPreferences(emotion, layer, alpha, diff);

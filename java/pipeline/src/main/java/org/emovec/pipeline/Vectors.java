@@ -32,10 +32,10 @@ public final class Vectors {
 
     static void build(RunDir dir, Settings s) throws IOException {
         List<float[][]> acts = new ArrayList<>();
-        List<Integer> storyCounts = new ArrayList<>();
+        List<Extract.Summary> summaries = new ArrayList<>();
         for (String e : s.emotions()) {
             acts.add(Npy.read(Extract.activationFile(dir, e)));
-            storyCounts.add(Extract.summary(dir, e).texts());
+            summaries.add(Extract.summary(dir, e));
         }
         List<Layer> layers = new ArrayList<>();
         for (int li = 0; li < s.layers().size(); li++) {
@@ -62,14 +62,13 @@ public final class Vectors {
             Npy.write(dir.vectors().resolve("raw-L" + layer + ".npy"), raw);
             Npy.write(dir.vectors().resolve("L" + layer + ".npy"), unit);
             double normSum = 0, weight = 0;
-            for (String e : s.emotions()) {
-                Extract.Summary sm = Extract.summary(dir, e);
+            for (Extract.Summary sm : summaries) {
                 normSum += sm.meanNorms().get(li) * sm.tokens();
                 weight += sm.tokens();
             }
             layers.add(new Layer(layer, pca.components().length, pca.explained(), neutral.length, normSum / weight));
         }
-        Json.write(dir.vectors().resolve("vectors.json"), new Meta(CONVENTION, s.emotions(), storyCounts, layers));
+        Json.write(dir.vectors().resolve("vectors.json"), new Meta(CONVENTION, s.emotions(), summaries.stream().map(Extract.Summary::texts).toList(), layers));
     }
 
     public static Meta meta(RunDir dir) throws IOException {

@@ -117,8 +117,7 @@ class MethodTest {
     @Test
     void v8AsksForValenceAtBothEnds() {
         List<String> emotions = List.of("happy", "calm", "proud", "sad", "afraid", "angry");
-        Map<String, PaperData.Valence> valence = new LinkedHashMap<>();
-        for (PaperData.Emotion e : PaperData.emotions()) valence.put(e.word(), e.valence());
+        Map<String, PaperData.Valence> valence = PaperData.valences();
         assertFalse(Checks.v8(emotions, valence, new double[] {-0.9, -0.8, -0.7, 0.7, 0.8, 0.9}, 1).pass());
         // 3 + 3 of 6 emotions: a shuffle does as well 1 time in 20 (exactly 1/C(6,3)), so even that is not enough here
         assertFalse(Checks.v8(emotions, valence, new double[] {0.9, 0.8, 0.7, -0.7, -0.8, -0.9}, 1).pass());
