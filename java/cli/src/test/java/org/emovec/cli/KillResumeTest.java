@@ -35,9 +35,10 @@ class KillResumeTest {
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("child.log").toFile()).start();
     }
 
+    /** Finished files in a folder the child writes to: names only (Files.walk would stat temp files the child renames away). */
     private static long count(Path folder, String suffix) throws IOException {
         if (!Files.exists(folder)) return 0;
-        try (Stream<Path> s = Files.walk(folder)) {
+        try (Stream<Path> s = Files.list(folder)) {
             return s.filter(p -> p.getFileName().toString().endsWith(suffix) && !p.getFileName().toString().startsWith(".")).count();
         }
     }
