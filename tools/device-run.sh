@@ -6,7 +6,7 @@
 #   4. emovec generate on the same model, batch and lengths, sampling on (host and backend samplers)
 #   5. print both figures and the ratio
 #   hooks job: emovec's CUDA captures and steering vs HF transformers (tools/hf-reference), and hook overhead (emovec bench)
-# overhead job: what capture and steering cost (emovec bench). pipeline job: `emovec run` on the 8B shape, timed.
+# overhead job: what capture and steering cost (emovec bench hooks). bench job: emovec bench + peers (issue 5); budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
 # JOBS picks the jobs (default "hooks overhead generate").
 # Long: start it with `setsid bash tools/device-run.sh start` and poll with `bash tools/device-run.sh poll`
 # from back-to-back device calls; `run` does it in the foreground. Stages already done are skipped.
@@ -170,7 +170,7 @@ PY
 job_overhead() {
   # What the hooks cost on the full 8B shape (EMOVEC_HOOK_PROFILE: time inside the hook, per condition)
   stamp "emovec bench (hook overhead) on $model"
-  EMOVEC_HOOK_PROFILE=1 emovec bench --model "$model" -o "$W/results/bench-hooks.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-hooks.txt"
+  EMOVEC_HOOK_PROFILE=1 emovec bench hooks --model "$model" -o "$W/results/bench-hooks.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-hooks.txt"
 }
 
 job_pipeline() {
@@ -185,6 +185,59 @@ job_pipeline() {
     for f in validate/L21.json stories/complete.json vectors/vectors.json timings.json; do cp "$W/run-$wt/$f" "$W/results/$wt-$(basename "$f")" 2>/dev/null || true; done
     tar -C "$W/run-$wt" -czf "$W/results/report-$wt.tgz" report
   done
+}
+
+job_bench() {
+  # Issue 5: emovec bench (the pipeline's own work) and its peers on the same weights, in one run.
+  stamp "emovec bench on $model"
+  emovec bench --model "$model" ${BENCH_ARGS:---emotions 12 --topics 4} --parallel 256 -o "$W/results/bench-$TYPE.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
+  stamp "peer: llama-batched-bench decode (256 x 64 + 256) and prefill (16 x 512)"
+  "$prefix/bin/llama-batched-bench" -m "$model" -c $((256 * 320)) -b 2048 -ub 512 -ngl 99 -npp 64 -ntg 256 -npl 256 \
+    --output-format jsonl 2> "$W/bb.log" | grep '^{' > "$W/results/bb-decode.jsonl"
+  "$prefix/bin/llama-batched-bench" -m "$model" -c 8704 -b 8704 -ub 512 -ngl 99 -npp 512 -ntg 1 -npl 16 \
+    --output-format jsonl 2>> "$W/bb.log" | grep '^{' > "$W/results/bb-prefill.jsonl"
+  if [ -z "${NO_HF:-}" ]; then
+    stamp "peer: HF transformers (export, generate, forward with hidden states)"
+    [ -f "$W/hf-$TYPE/config.json" ] || python3 "$root/tools/hf-reference/export_hf.py" "$model" "$W/hf-$TYPE" > /dev/null
+    python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" 2>&1 | grep -v Warning | tee "$W/hf-peers.txt"
+    tail -n 1 "$W/hf-peers.txt" > "$W/results/hf-peers.json"
+    rm -rf "$W/hf-$TYPE"
+  fi
+  python3 "$root/tools/peers/ratios.py" "$W/results" | tee "$W/results/ratios.txt"
+}
+
+job_budget() {
+  # Issue 5 item 5: --vram-budget on Q4_K_M, peak device memory measured from outside (nvidia-smi, every 100 ms).
+  m=$W/$PRESET-q4_k_m.gguf
+  [ -f "$m" ] || { stamp "make-model $PRESET q4_k_m"; emovec make-model --preset "$PRESET" --type q4_k_m --seed 0 -o "$m"; }
+  for b in ${BUDGETS:-8G 6G}; do
+    stamp "emovec bench --vram-budget $b on $m"
+    nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$W/smi-$b.txt" & smi=$!
+    emovec bench --model "$m" --vram-budget "$b" ${BUDGET_ARGS:---emotions 4 --topics 4} -o "$W/results/budget-$b.json" 2>&1 | grep -v n_ctx | tee "$W/results/budget-$b.txt"
+    kill $smi; sleep 1
+    echo "nvidia-smi peak memory.used during the run: $(sort -n "$W/smi-$b.txt" | tail -n 1) MiB (budget $b; idle before: $(head -n 1 "$W/smi-$b.txt") MiB)" | tee -a "$W/results/budget-$b.txt"
+  done
+  stamp "a budget that cannot hold the model, and more than fits (each must be a one-line error, exit 1)"
+  set +e
+  emovec bench --model "$m" --vram-budget 3G; echo "exit $?"
+  emovec generate --model "$model" --prompts "$root/tools/peers/oom-prompts.jsonl" -o "$W/oom.jsonl" --parallel 256 --ctx 120000; echo "exit $?"
+  set -e
+}
+
+job_corpus() {
+  # Issue 5 item 4 (10% of the paper's corpus, timed) and issue 6's soak evidence: every 30 s, the stories done,
+  # the Java process's resident memory and the device memory in use go to soak.csv.
+  out=$W/corpus
+  stamp "emovec stories + extract: ${CORPUS_ARGS:=--emotions 171 --topics 10 --stories 12 --story-max-tokens 300} on $model"
+  ( echo "time_s,stories_done,activations_done,host_rss_mib,device_used_mib"; t0=$(date +%s)
+    while sleep 30; do
+      pid=$(pgrep -f "emovec.jar (stories|extract)" | head -n 1)
+      echo "$(( $(date +%s) - t0 )),$(cat "$out/stories/journal.jsonl" 2>/dev/null | wc -l),$(ls "$out/activations" 2>/dev/null | grep -c json),$(( $(ps -o rss= -p "${pid:-1}" 2>/dev/null || echo 0) / 1024 )),$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits)"
+    done ) > "$W/results/soak.csv" & mon=$!
+  emovec stories --model "$model" --out "$out" $CORPUS_ARGS --parallel 256 --quiet 2>&1 | grep -v n_ctx | tee "$W/results/corpus.txt"
+  emovec extract --out "$out" --parallel 256 --quiet 2>&1 | grep -v n_ctx | tee -a "$W/results/corpus.txt"
+  kill $mon
+  cp "$out/timings.json" "$W/results/corpus-timings.json"
 }
 
 for job in ${JOBS:-hooks overhead generate}; do

@@ -140,7 +140,7 @@ final class GenerateCommand implements Callable<Integer> {
                             w.write('\n');
                             w.flush(); // a killed run keeps every finished sequence
                         } catch (IOException e) {
-                            throw new EmovecException("cannot write " + out + ": " + e.getMessage(), e);
+                            throw EmovecException.cannotWrite(out, e);
                         }
                         finished[0]++;
                         if (bar != null) bar.step();
@@ -224,6 +224,7 @@ final class GenerateCommand implements Callable<Integer> {
         Path parent = file.toAbsolutePath().getParent();
         Files.createDirectories(parent);
         if (!Files.isWritable(parent)) throw new EmovecException(parent + ": output directory is not writable: choose another --out");
+        if (!Files.isRegularFile(file)) return ids; // new, or a device or pipe (/dev/stdout): nothing to resume
         for (String line : Journal.lines(file)) ids.add(json.readTree(line).get("id").asText());
         return ids;
     }

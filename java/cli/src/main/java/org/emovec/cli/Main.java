@@ -24,19 +24,31 @@ public final class Main {
 
     public static int run(String... args) {
         boolean debug = java.util.Arrays.asList(args).contains("--debug") || System.getenv("EMOVEC_DEBUG") != null;
-        CommandLine cli = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true);
+        CommandLine cli = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).setExpandAtFiles(false); // @FILE is ours (--emotions)
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             if (debug) e.printStackTrace();
             cmd.getErr().println("emovec: " + oneLine(e));
             return 1;
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (VirtualMachineError e) { // picocli hands only Exceptions to the handler
+            if (debug) e.printStackTrace();
+            System.err.println("emovec: " + oneLine(e));
+            return 1;
+        }
     }
 
     /** A failure as one line: our own messages as they are, anything else with its type. */
     static String oneLine(Throwable e) {
         if (e instanceof EmovecException || e instanceof GgufException) return e.getMessage();
         if (e instanceof UncheckedIOException u) e = u.getCause();
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof IOException && String.valueOf(c.getMessage()).contains("No space left on device")) {
+                String file = c instanceof java.nio.file.FileSystemException f && f.getFile() != null ? " writing " + f.getFile() : "";
+                return "disk full" + file + ": free some space (or choose another --out) and rerun the same command: finished work is kept";
+            }
+        }
         if (e instanceof java.nio.file.NoSuchFileException n) return n.getFile() + ": no such file";
         if (e instanceof java.nio.file.AccessDeniedException a) return a.getFile() + ": permission denied";
         if (e instanceof IOException) return "I/O error: " + e.getMessage();

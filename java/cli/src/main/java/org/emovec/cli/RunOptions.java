@@ -1,15 +1,23 @@
 package org.emovec.cli;
 
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 
 import org.emovec.engine.EmovecException;
 import org.emovec.engine.Model;
+import org.emovec.engine.Sizing;
+import org.emovec.engine.VramPlan;
 import org.emovec.model.DefaultModel;
 import org.emovec.pipeline.RunDir;
 import org.emovec.pipeline.Settings;
@@ -28,7 +36,7 @@ final class RunOptions {
     @Option(names = {"-o", "--out"}, defaultValue = "out/run", description = "run directory (default: ${DEFAULT-VALUE})")
     Path out;
 
-    @Option(names = "--emotions", description = "how many of the 171 emotions (a screening subset that keeps the checks' key emotions), or a comma list of words")
+    @Option(names = "--emotions", description = "how many of the 171 emotions (a screening subset that keeps the checks' key emotions), a comma list of words, or @FILE (one per line)")
     String emotions;
 
     @Option(names = "--topics", description = "story topics per emotion, 1..100 (paper: 100)")
@@ -79,6 +87,10 @@ final class RunOptions {
     @Option(names = "--gpu-layers", defaultValue = "-1", description = "layers on the GPU, -1 = all (default: ${DEFAULT-VALUE})")
     int gpuLayers;
 
+    @Option(names = "--vram-budget", description = "keep peak device memory under this (e.g. 8G): sequences, scoring batch and micro-batch are"
+            + " chosen to fit, all layers on the GPU; refused if the model cannot fit at all")
+    String vramBudget;
+
     @Option(names = "--fresh", description = "discard an existing run in --out and start over")
     boolean fresh;
 
@@ -87,6 +99,11 @@ final class RunOptions {
 
     @Option(names = "--debug", description = "print stack traces of failures")
     boolean debug;
+
+    private Sizing sizing = null;
+
+    /** Sequences and batch sizes for the stages: --parallel, within --vram-budget when given. */
+    Sizing sizing() { return sizing != null ? sizing : Sizing.of(parallel); }
 
     /** An open run: its directory, the loaded model and the settings in force. */
     record Run(RunDir dir, Model model, Settings settings) implements AutoCloseable {
@@ -99,6 +116,11 @@ final class RunOptions {
         RunDir.Manifest old = !fresh && dir.hasManifest() ? dir.manifest() : null;
         Path modelPath = model != null ? model : old != null ? Path.of(old.model()) : DefaultModel.tiny();
         boolean tiny = model == null && old == null;
+        if (vramBudget != null) {
+            VramPlan plan = VramPlan.of(modelPath, VramPlan.parseBytes(vramBudget));
+            System.err.println("emovec: " + plan.describe());
+            sizing = new Sizing(parallel, plan);
+        }
         Model m = Model.load(modelPath, gpuLayers);
         try {
             Settings base = old != null ? old.settings() : tiny ? Settings.demo(m.layers()) : Settings.paper(m.layers());
@@ -117,8 +139,7 @@ final class RunOptions {
 
     private Map<String, Object> overrides(int modelLayers) {
         Map<String, Object> o = new LinkedHashMap<>();
-        if (emotions != null) o.put("emotions", emotions.matches("\\d+") ? Settings.screeningEmotions(Integer.parseInt(emotions))
-                : Arrays.stream(emotions.split(",")).map(String::strip).toList());
+        if (emotions != null) o.put("emotions", emotionList(emotions));
         if (topics != null) o.put("topics", topics);
         if (stories != null) o.put("storiesPerTopic", stories);
         if (storiesPerCall != null) o.put("storiesPerCall", storiesPerCall);
@@ -134,6 +155,33 @@ final class RunOptions {
         if (steerTop != null) o.put("steerTop", steerTop);
         if (alphaNorm != null) o.put("steerAlphaNorm", alphaNorm);
         return o;
+    }
+
+    /** --emotions: a count (screening subset), a comma list, or @FILE with one emotion per line (# comments). */
+    static List<String> emotionList(String spec) {
+        if (spec.matches("\\d+")) return Settings.screeningEmotions(Integer.parseInt(spec));
+        if (!spec.startsWith("@")) return Arrays.stream(spec.split(",")).map(String::strip).toList();
+        Path file = Path.of(spec.substring(1));
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new EmovecException(file + ": no such emotion list: give a file with one emotion per line after --emotions @");
+        } catch (CharacterCodingException e) {
+            throw new EmovecException(file + ": not UTF-8 text: an emotion list is one emotion word per line");
+        } catch (IOException e) {
+            throw new EmovecException(file + ": cannot read the emotion list (" + e.getMessage() + ")");
+        }
+        Set<String> known = new HashSet<>(Settings.allEmotions());
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < lines.size(); i++) {
+            String w = lines.get(i).strip();
+            if (w.isEmpty() || w.startsWith("#")) continue;
+            if (!known.contains(w)) throw new EmovecException(file + " line " + (i + 1) + ": '" + w + "' is not one of the paper's 171 emotions (one word per line, as in paperdata/emotions.tsv)");
+            out.add(w);
+        }
+        if (out.isEmpty()) throw new EmovecException(file + ": no emotions in it: write one of the paper's 171 emotions per line");
+        return out;
     }
 
     private static List<Integer> toList(int[] a) {

@@ -50,9 +50,68 @@ class CliTest {
     }
 
     @Test
+    void benchTimesEveryStageAndWritesJson() throws Exception {
+        Path json = dir.resolve("bench.json");
+        Run r = run("bench", "--model", tiny().toString(), "--emotions", "2", "--topics", "1", "--stories", "3", "--story-max-tokens", "16", "-o", json.toString());
+        assertEquals(0, r.code(), r.err());
+        var rows = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.toFile()).get("rows");
+        assertEquals(7, rows.size());
+        assertEquals(6, rows.get(1).get("items").asInt(), "2 emotions x 3 stories sharing one prompt each");
+        assertEquals(4032, rows.get(4).get("items").asInt(), "every ordered pair of the 64 activities");
+        assertTrue(r.out().contains("span steering"), r.out());
+    }
+
+    @Test
+    void aVramBudgetTooSmallForTheModelIsRefusedInOneLine() {
+        Run r = run("run", "--model", tiny().toString(), "--out", dir.resolve("small").toString(), "--vram-budget", "1M", "--quiet");
+        assertEquals(1, r.code());
+        assertTrue(r.err().strip().startsWith("emovec: a device-memory budget of 0.00 GiB cannot hold tiny.gguf"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        r = run("bench", "--model", tiny().toString(), "--vram-budget", "lots");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("'lots' is not a memory size"), r.err());
+    }
+
+    /** Issue 6's bad-input matrix, the parts a CPU can show: each is exit 1 and one line naming the problem and the fix. */
+    @Test
+    void badInputGetsOneLineNamingTheFix() throws Exception {
+        String model = tiny().toString(), out = dir.resolve("bad").toString();
+        Path empty = Files.writeString(dir.resolve("empty.txt"), "# nothing yet\n\n");
+        Path unknown = Files.writeString(dir.resolve("unknown.txt"), "happy\n# a comment\nsad\nglorp\n");
+        Path binary = Files.write(dir.resolve("binary.txt"), new byte[] {(byte) 0xff, (byte) 0xfe, 0, 1, (byte) 0xc3});
+        Path aFile = Files.writeString(dir.resolve("a-file"), "not a directory");
+        String[][] cases = {
+                {"@" + dir.resolve("missing.txt"), out, "missing.txt: no such emotion list"},
+                {"@" + empty, out, "empty.txt: no emotions in it"},
+                {"@" + unknown, out, "unknown.txt line 4: 'glorp' is not one of the paper's 171 emotions"},
+                {"@" + binary, out, "binary.txt: not UTF-8 text"},
+                {"happy,sad", aFile.resolve("run").toString(), "cannot create the output directory"},
+        };
+        for (String[] c : cases) {
+            Run r = run("stories", "--model", model, "--out", c[1], "--emotions", c[0], "--topics", "1", "--stories", "1", "--quiet");
+            assertEquals(1, r.code(), c[2]);
+            String line = r.err().strip();
+            assertEquals(1, line.lines().count(), r.err());
+            assertTrue(line.startsWith("emovec: ") && line.contains(c[2]), "want '" + c[2] + "', got: " + line);
+        }
+        // An emotion list that is fine is used as given.
+        Files.writeString(unknown, "happy\n# a comment\nsad\n");
+        Run ok = run("stories", "--model", model, "--out", dir.resolve("list").toString(), "--emotions", "@" + unknown, "--topics", "1", "--stories", "1",
+                "--story-max-tokens", "4", "--neutral-topics", "2", "--quiet");
+        assertEquals(0, ok.code(), ok.err());
+        assertTrue(Files.exists(dir.resolve("list/stories/sad.jsonl")));
+        // Disk full: /dev/full fails every write with ENOSPC, as a full disk does.
+        Path prompts = Files.writeString(dir.resolve("p.jsonl"), "{\"id\": \"a\", \"text\": \"Hello\"}\n");
+        Run full = run("generate", "--model", model, "--prompts", prompts.toString(), "-o", "/dev/full", "--max-tokens", "4", "--quiet");
+        assertEquals(1, full.code());
+        assertEquals(1, full.err().strip().lines().count(), full.err());
+        assertTrue(full.err().contains("disk full") || full.err().contains("No space left on device"), full.err());
+    }
+
+    @Test
     void helpOnEveryCommand() {
-        for (String cmd : List.of("info", "make-model", "generate", "run", "stories", "extract", "validate", "report", "sweep")) {
-            Run r = run(cmd, "--help");
+        for (String cmd : List.of("info", "make-model", "generate", "run", "stories", "extract", "validate", "report", "sweep", "bench", "bench hooks")) {
+            Run r = run((cmd + " --help").split(" "));
             assertEquals(0, r.code(), cmd);
             assertTrue(r.out().contains("Usage: emovec " + cmd), r.out());
         }

@@ -2,10 +2,14 @@ package org.emovec.engine;
 
 import static org.emovec.llama.global.LlamaCpp.*;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import org.bytedeco.javacpp.Pointer;
 import org.emovec.llama.llama_batch;
@@ -20,6 +24,11 @@ import org.emovec.llama.llama_sampler_seq_config;
  * the queue, and its result is handed to the listener straight away. Sampling runs on the host in native
  * code (see emovec_sample), a pure function of each sequence's seed and step, so results do not depend on
  * batch size or order.
+ * <p>
+ * Requests with the same prompt (the paper's 12 stories per emotion and topic) prefill it once: a request whose
+ * prompt another sequence holds copies that sequence's KV cache (llama_memory_seq_cp, a device-side copy of its
+ * stream) and decodes only the prompt's last token; one whose prompt is still being prefilled elsewhere waits
+ * for it. On CPU the tokens are the same bits as without sharing (GenerationTest).
  */
 public final class BatchGenerator implements AutoCloseable {
     /** Receives each finished sequence as soon as it is done, and a tick after every decode step. */
@@ -56,6 +65,8 @@ public final class BatchGenerator implements AutoCloseable {
         public long decodeNanos, sampleNanos, totalNanos;
         /** Rows sampled from the eval hook's candidates rather than the full logits row. */
         public long rowsFromCandidates;
+        /** Prompt tokens not prefilled because another sequence's KV cache held them. */
+        public long sharedPromptTokens;
 
         public double decodeOnlyTokensPerSecond() { return decodeOnlyTokens / (decodeOnlyNanos / 1e9); }
         public double generatedTokensPerSecond() { return generatedTokens / (totalNanos / 1e9); }
@@ -72,7 +83,7 @@ public final class BatchGenerator implements AutoCloseable {
         p.n_seq_max(options.parallel());
         p.n_threads(options.threads());
         p.n_threads_batch(options.threads());
-        p.kv_unified(false); // sequences share no prefix: a KV stream each keeps attention cheap
+        p.kv_unified(false); // a KV stream per sequence keeps attention cheap; shared prompts are copied between streams
         // On CPU, llama.cpp's flash attention sums in an order that depends on how many queries a micro-batch
         // holds, so a sequence's tokens would depend on its batch; without it they do not (PipelineTest). On
         // CUDA the kernels' choice depends on batch shape either way: there, regeneration matches only in law.
@@ -127,6 +138,8 @@ public final class BatchGenerator implements AutoCloseable {
         int pending = -1; // sampled token not yet decoded
         int[] out = new int[64];
         int nOut;
+        Prompt prompt;  // the request's prompt when it may be shared (no capture, no steering), else null
+        Prompt held;    // a prompt whose first length-1 tokens this sequence's KV cache holds (stays after finishing)
 
         Slot(int seq) { this.seq = seq; }
 
@@ -152,11 +165,13 @@ public final class BatchGenerator implements AutoCloseable {
         float[] temps = new float[slots.length], topPs = new float[slots.length];
         long[] seeds = new long[slots.length];
         Pointer memory = llama_get_memory(ctx);
+        Feeder feeder = new Feeder(queue, slots);
         long runStart = System.nanoTime();
 
         while (true) {
             for (Slot s : slots) {
-                while (!s.busy() && queue.hasNext()) assign(s, queue.next(), memory, listener);
+                Feeder.Start start;
+                while (!s.busy() && (start = feeder.next(s)) != null) assign(s, start, memory, listener);
             }
             // Build one batch: every decoding sequence's pending token first, then prompt chunks as room allows.
             int count = 0;
@@ -198,6 +213,7 @@ public final class BatchGenerator implements AutoCloseable {
                 if (s.prefilling()) {
                     s.fed++;
                     prefill++;
+                    if (!s.prefilling() && s.prompt != null) s.held = s.prompt;
                 }
                 s.past++;
                 if (wantLogits[i] != 0) {
@@ -251,8 +267,12 @@ public final class BatchGenerator implements AutoCloseable {
         }
     }
 
-    private void assign(Slot s, GenerationRequest r, Pointer memory, Listener listener) {
-        llama_memory_seq_rm(memory, s.seq, -1, -1);
+    private void assign(Slot s, Feeder.Start start, Pointer memory, Listener listener) {
+        GenerationRequest r = start.request();
+        Slot donor = start.donor();
+        int shared = donor == null ? 0 : r.prompt().length - 1; // the last prompt token is decoded for its logits
+        if (donor != null && donor != s) llama_memory_seq_cp(memory, donor.seq, s.seq, -1, -1); // whole stream; trimmed below
+        llama_memory_seq_rm(memory, s.seq, shared, -1);
         if (backendSampling) {
             llama_sampler fresh = chain(r.sampling());
             if (!llama_set_sampler(ctx, s.seq, fresh)) {
@@ -263,13 +283,90 @@ public final class BatchGenerator implements AutoCloseable {
             chains[s.seq] = fresh;
         }
         s.request = r;
-        s.fed = 0;
-        s.past = 0;
+        s.prompt = start.prompt();
+        if (s.prompt == null || !s.prompt.equals(s.held)) s.held = null;
+        s.fed = shared;
+        s.past = shared;
+        stats.sharedPromptTokens += shared;
         s.nOut = 0;
         s.pending = -1;
         if (r.capture() != null) hooks.capture(s.seq, r.capture(), r.prompt().length + r.maxNewTokens());
         hooks.steer(s.seq, r.steering());
         if (r.prompt().length >= contextPerSequence) finish(s, "prompt_too_long", listener);
+    }
+
+    /** A prompt as a map key. */
+    private record Prompt(int[] tokens, int hash) {
+        static Prompt of(int[] tokens) { return new Prompt(tokens, Arrays.hashCode(tokens)); }
+
+        @Override public boolean equals(Object o) { return o instanceof Prompt p && p.hash == hash && Arrays.equals(p.tokens, tokens); }
+        @Override public int hashCode() { return hash; }
+    }
+
+    /**
+     * Hands free slots their next request, with the slot whose KV cache already holds its prompt (the donor),
+     * if any. A request whose prompt a busy slot is still prefilling is held back until that prefill is done.
+     */
+    private final class Feeder {
+        record Start(GenerationRequest request, Prompt prompt, Slot donor) {}
+
+        private final Iterator<GenerationRequest> queue;
+        private final Slot[] slots;
+        private final Map<Prompt, ArrayDeque<GenerationRequest>> waiting = new LinkedHashMap<>();
+        private int nWaiting;
+        private final int maxWaiting;
+
+        Feeder(Iterator<GenerationRequest> queue, Slot[] slots) {
+            this.queue = queue;
+            this.slots = slots;
+            this.maxWaiting = 64 * slots.length;
+        }
+
+        /** The next request for free slot s, or null when none can start now. */
+        Start next(Slot s) {
+            if (s.held != null && waiting.containsKey(s.held)) return take(s.held, s);
+            if (!waiting.isEmpty()) {
+                Map<Prompt, Slot> donors = donors();
+                for (Prompt p : waiting.keySet()) if (donors.containsKey(p)) return take(p, donors.get(p));
+            }
+            while (queue.hasNext()) {
+                GenerationRequest r = queue.next();
+                if (!options.sharePrompts() || r.capture() != null || !r.steering().isEmpty() || r.prompt().length < 2) return new Start(r, null, null);
+                Prompt p = Prompt.of(r.prompt());
+                if (p.equals(s.held)) return new Start(r, p, s);
+                Slot donor = donors().get(p);
+                if (donor != null) return new Start(r, p, donor);
+                if (nWaiting < maxWaiting && prefilling(p)) {
+                    waiting.computeIfAbsent(p, k -> new ArrayDeque<>()).add(r);
+                    nWaiting++;
+                    continue;
+                }
+                return new Start(r, p, null);
+            }
+            // The queue is empty: start held-back requests whose prompt nobody holds or is prefilling any more.
+            for (Prompt p : waiting.keySet()) if (!prefilling(p)) return take(p, null);
+            return null;
+        }
+
+        private Start take(Prompt p, Slot donor) {
+            ArrayDeque<GenerationRequest> q = waiting.get(p);
+            GenerationRequest r = q.poll();
+            if (q.isEmpty()) waiting.remove(p);
+            nWaiting--;
+            return new Start(r, p, donor);
+        }
+
+        /** Which slot holds which prompt (a scan: cheap next to a decode step, and never stale). */
+        private Map<Prompt, Slot> donors() {
+            Map<Prompt, Slot> m = new HashMap<>();
+            for (Slot s : slots) if (s.held != null) m.putIfAbsent(s.held, s);
+            return m;
+        }
+
+        private boolean prefilling(Prompt p) {
+            for (Slot s : slots) if (s.busy() && s.prefilling() && p.equals(s.prompt)) return true;
+            return false;
+        }
     }
 
     /** A llama.cpp sampler chain with the same semantics as emovec's host sampler. */

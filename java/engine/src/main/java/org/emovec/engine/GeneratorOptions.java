@@ -5,10 +5,11 @@ package org.emovec.engine;
  * contextPerSequence: prompt plus generated tokens one sequence may hold; batchTokens: tokens per llama_decode
  * call (prompts are split across calls when longer); threads: CPU threads (0: all cores); ignoreEndOfTurn:
  * keep generating past the model's end-of-turn token (throughput runs that must produce exact lengths);
- * sampler: where tokens are drawn (see {@link Sampler}).
+ * sampler: where tokens are drawn (see {@link Sampler}); sharePrompts: requests with the same prompt (and no capture
+ * or steering) copy its KV cache from a sequence that already holds it instead of prefilling it again.
  */
 public record GeneratorOptions(int parallel, int contextPerSequence, int batchTokens, int threads,
-                               boolean ignoreEndOfTurn, Sampler sampler) {
+                               boolean ignoreEndOfTurn, Sampler sampler, boolean sharePrompts) {
     /**
      * HOST: emovec's native sampler over the logits llama.cpp copies back (a pure function of seed and step).
      * BACKEND: llama.cpp's experimental on-device sampler chains (top-k, top-p, temperature, dist), one per
@@ -24,6 +25,14 @@ public record GeneratorOptions(int parallel, int contextPerSequence, int batchTo
         if (batchTokens < parallel) batchTokens = parallel;
         if (threads <= 0) threads = Runtime.getRuntime().availableProcessors();
         if (sampler == null) sampler = Sampler.HOST;
+    }
+
+    public GeneratorOptions(int parallel, int contextPerSequence, int batchTokens, int threads, boolean ignoreEndOfTurn, Sampler sampler) {
+        this(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, true);
+    }
+
+    public GeneratorOptions withSharePrompts(boolean share) {
+        return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, share);
     }
 
     public static GeneratorOptions of(int parallel, int contextPerSequence) {

@@ -27,6 +27,12 @@ public final class Native {
         ready = true;
     }
 
+    /** Whether this libllama can offload to a GPU (a CUDA build). */
+    public static boolean gpuBuild() {
+        init();
+        return LlamaCpp.llama_supports_gpu_offload();
+    }
+
     /** ggml log level from EMOVEC_LOG (debug, info, warn, error); default warn. */
     private static int logLevel() {
         String s = System.getenv().getOrDefault("EMOVEC_LOG", "warn").toLowerCase();

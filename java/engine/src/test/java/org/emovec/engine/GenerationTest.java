@@ -84,6 +84,34 @@ class GenerationTest {
     }
 
     @Test
+    void requestsWithOnePromptShareItsKvCacheAndGetTheSameTokens() {
+        // Groups of identical prompts (the paper's 12 stories per emotion and topic) among unique ones, more
+        // requests than slots, so prompts are shared in place, copied from busy and from finished sequences,
+        // and held back while another sequence prefills them.
+        List<GenerationRequest> reqs = new ArrayList<>();
+        for (int g = 0; g < 4; g++) {
+            String prompt = "A story about the sea, number " + g + ", told by an old sailor to his grandchildren";
+            for (int i = 0; i < 5; i++) reqs.add(request("g" + g + "/" + i, prompt, 100L * g + i, 6 + (g * 5 + i * 3) % 11));
+            reqs.add(request("u" + g, "Unique prompt " + g, 999 + g, 9));
+        }
+        List<GenerationResult> plain, shared;
+        long sharedTokens;
+        try (BatchGenerator gen = new BatchGenerator(model, GeneratorOptions.of(5, 128).withSharePrompts(false))) {
+            plain = gen.generateAll(reqs);
+            assertEquals(0, gen.stats().sharedPromptTokens);
+        }
+        try (BatchGenerator gen = new BatchGenerator(model, GeneratorOptions.of(5, 128))) {
+            shared = gen.generateAll(reqs);
+            sharedTokens = gen.stats().sharedPromptTokens;
+        }
+        int promptTokens = reqs.get(0).prompt().length;
+        assertTrue(sharedTokens >= 4L * 3 * (promptTokens - 1), "most repeated prompts are copied, not prefilled: " + sharedTokens);
+        for (int i = 0; i < reqs.size(); i++) assertArrayEquals(plain.get(i).tokens(), shared.get(i).tokens(), reqs.get(i).id());
+        // Different seeds on one shared prompt still give different stories.
+        assertFalse(java.util.Arrays.equals(shared.get(0).tokens(), shared.get(1).tokens()));
+    }
+
+    @Test
     void promptsLongerThanTheContextAreReportedNotSilentlyCut() {
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < 600; i++) sb.append("word ");

@@ -14,6 +14,7 @@ import org.emovec.engine.PromptScorer;
 import org.emovec.engine.ScoreRequest;
 import org.emovec.engine.ScoreResult;
 import org.emovec.engine.ScorerOptions;
+import org.emovec.engine.Sizing;
 import org.emovec.engine.Span;
 import org.emovec.io.Npy;
 
@@ -33,7 +34,7 @@ public final class Extract {
 
     private Extract() {}
 
-    public static void run(RunDir dir, Model model, Settings s, int parallel, boolean quiet) throws IOException {
+    public static void run(RunDir dir, Model model, Settings s, Sizing sizing, boolean quiet) throws IOException {
         if (!Stories.complete(dir)) throw new EmovecException("the stories of " + dir.root() + " are not complete: run 'emovec stories' first");
         for (int l : s.layers()) {
             Model.checkLayer(l, model.layers());
@@ -69,7 +70,7 @@ public final class Extract {
                 }
                 tokens.add(tk);
             }
-            ScorerOptions options = ScorerOptions.defaults().withSequences(Math.min(parallel, 256)).withBatch(Math.max(8192, longest), 512);
+            ScorerOptions options = sizing.scorer(8192, longest);
             try (PromptScorer scorer = new PromptScorer(model, options);
                  Progress bar = new Progress("extract", total, 0, "texts", quiet)) {
                 for (int i = 0; i < todo.size(); i++) {

@@ -61,7 +61,12 @@ public final class RunDir {
      * fresh: forget an existing run's outputs and start over.
      */
     public Manifest open(Path model, Settings settings, boolean fresh) throws IOException {
-        Files.createDirectories(root);
+        try {
+            Files.createDirectories(root);
+        } catch (java.nio.file.FileSystemException e) {
+            throw new EmovecException(root + ": cannot create the output directory (" + (e.getReason() != null ? e.getReason() : e.getClass().getSimpleName())
+                    + (e.getFile() != null && !e.getFile().equals(root.toString()) ? " at " + e.getFile() : "") + "): choose another --out");
+        }
         if (!Files.isWritable(root)) throw new EmovecException(root + ": output directory is not writable: choose another --out");
         if (fresh) {
             for (String d : STAGE_DIRS) deleteTree(root.resolve(d));

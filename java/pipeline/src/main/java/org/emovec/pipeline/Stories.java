@@ -24,6 +24,7 @@ import org.emovec.engine.GeneratorOptions;
 import org.emovec.engine.Model;
 import org.emovec.engine.Sampling;
 import org.emovec.engine.Seeds;
+import org.emovec.engine.Sizing;
 import org.emovec.io.AtomicFiles;
 import org.emovec.io.Journal;
 import org.emovec.paperdata.PaperData;
@@ -82,7 +83,7 @@ public final class Stories {
     public static boolean complete(RunDir dir) { return Files.exists(dir.stories().resolve("complete.json")); }
 
     /** Generates what is missing and writes the final files; returns at once when the stage is complete. */
-    public static void run(RunDir dir, Model model, Settings s, int parallel, boolean quiet) throws IOException {
+    public static void run(RunDir dir, Model model, Settings s, Sizing sizing, boolean quiet) throws IOException {
         if (complete(dir)) return;
         Files.createDirectories(dir.stories());
         Path journal = dir.stories().resolve("journal.jsonl");
@@ -90,12 +91,12 @@ public final class Stories {
         List<Call> all = calls(s), todo = new ArrayList<>();
         for (Call c : all) if (!done.containsKey(c.id())) todo.add(c);
         if (!todo.isEmpty()) {
-            System.err.printf("emovec stories: %d generation calls (%d done before), %d in parallel%n", all.size(), done.size(), parallel);
+            System.err.printf("emovec stories: %d generation calls (%d done before), up to %d in parallel%n", all.size(), done.size(), sizing.parallel());
             long t0 = System.nanoTime();
             try (Progress bar = new Progress("stories", all.size(), done.size(), "calls", quiet)) {
                 // stories and dialogues apart: each pass sizes its per-sequence context to its own longest call
-                generate(model, todo.stream().filter(c -> !c.emotion().equals(NEUTRAL)).toList(), s, parallel, journal, bar);
-                generate(model, todo.stream().filter(c -> c.emotion().equals(NEUTRAL)).toList(), s, parallel, journal, bar);
+                generate(model, todo.stream().filter(c -> !c.emotion().equals(NEUTRAL)).toList(), s, sizing, journal, bar);
+                generate(model, todo.stream().filter(c -> c.emotion().equals(NEUTRAL)).toList(), s, sizing, journal, bar);
             }
             done = readJournal(journal);
             dir.recordTime("stories", (System.nanoTime() - t0) / 1e9);
@@ -103,17 +104,10 @@ public final class Stories {
         finish(dir, s, all, done);
     }
 
-    private static void generate(Model model, List<Call> calls, Settings s, int parallel, Path journal, Progress bar) throws IOException {
+    private static void generate(Model model, List<Call> calls, Settings s, Sizing sizing, Path journal, Progress bar) throws IOException {
         if (calls.isEmpty()) return;
-        int longest = 0, maxNew = 0;
-        List<GenerationRequest> requests = new ArrayList<>();
-        for (Call c : calls) {
-            int[] prompt = model.tokenize(model.applyChatTemplate(c.messages(), true), true, true);
-            longest = Math.max(longest, prompt.length);
-            maxNew = Math.max(maxNew, c.maxTokens());
-            requests.add(new GenerationRequest(c.id(), prompt, new Sampling(s.temperature(), s.topK(), s.topP(), c.seed()), c.maxTokens()));
-        }
-        GeneratorOptions options = new GeneratorOptions(Math.min(parallel, calls.size()), longest + maxNew + 8, Math.max(2048, parallel), 0, false, GeneratorOptions.Sampler.HOST);
+        List<GenerationRequest> requests = requests(model, calls, s);
+        GeneratorOptions options = sizing.generator(contextPerSequence(requests), calls.size());
         long t0 = System.nanoTime();
         long[] tokens = {0};
         try (BatchGenerator gen = new BatchGenerator(model, options);
@@ -126,7 +120,7 @@ public final class Stories {
                         w.write('\n');
                         w.flush(); // a killed run keeps every finished call
                     } catch (IOException e) {
-                        throw new EmovecException("cannot write " + journal + ": " + e.getMessage() + " (disk full?)", e);
+                        throw EmovecException.cannotWrite(journal, e);
                     }
                     bar.step(1);
                 }
@@ -140,6 +134,26 @@ public final class Stories {
         }
         System.err.printf("emovec stories: %d calls, %d new tokens in %.1f s (%.0f tok/s)%n", calls.size(), tokens[0], (System.nanoTime() - t0) / 1e9,
                 tokens[0] / ((System.nanoTime() - t0) / 1e9));
+    }
+
+    /** The calls as generation requests: chat-templated, tokenized, each with its own seed. */
+    static List<GenerationRequest> requests(Model model, List<Call> calls, Settings s) {
+        List<GenerationRequest> requests = new ArrayList<>();
+        for (Call c : calls) {
+            int[] prompt = model.tokenize(model.applyChatTemplate(c.messages(), true), true, true);
+            requests.add(new GenerationRequest(c.id(), prompt, new Sampling(s.temperature(), s.topK(), s.topP(), c.seed()), c.maxTokens()));
+        }
+        return requests;
+    }
+
+    /** Context one sequence needs: the longest prompt plus the most new tokens (and a little slack). */
+    static int contextPerSequence(List<GenerationRequest> requests) {
+        int longest = 0, maxNew = 0;
+        for (GenerationRequest r : requests) {
+            longest = Math.max(longest, r.prompt().length);
+            maxNew = Math.max(maxNew, r.maxNewTokens());
+        }
+        return longest + maxNew + 8;
     }
 
     /** Splits every call into its stories and writes one sorted file per emotion, then the completion record. */

@@ -17,6 +17,7 @@ import org.emovec.engine.PromptScorer;
 import org.emovec.engine.ScoreRequest;
 import org.emovec.engine.ScoreResult;
 import org.emovec.engine.ScorerOptions;
+import org.emovec.engine.Sizing;
 import org.emovec.engine.Span;
 import org.emovec.engine.Steering;
 import org.emovec.io.AtomicFiles;
@@ -64,7 +65,7 @@ public final class Validate {
     }
 
     /** Runs the checks at each layer (those done with the same settings are kept) and returns their results. */
-    public static List<LayerResult> run(RunDir dir, Model model, Settings s, List<Integer> layers, boolean steer, int parallel, boolean quiet) throws IOException {
+    public static List<LayerResult> run(RunDir dir, Model model, Settings s, List<Integer> layers, boolean steer, Sizing sizing, boolean quiet) throws IOException {
         Vectors.Meta meta = Vectors.meta(dir);
         for (int l : layers) meta.layer(l);
         List<LayerResult> out = new ArrayList<>();
@@ -83,7 +84,7 @@ public final class Validate {
         Files.createDirectories(dir.validate());
         List<PaperData.Activity> activities = PaperData.activities();
         int[] candidates = {singleToken(model, "A"), singleToken(model, "B")};
-        ScorerOptions options = ScorerOptions.defaults().withSequences(Math.min(parallel, 256)).withBatch(8192, 512);
+        ScorerOptions options = sizing.scorer(8192, 512);
         long started = System.nanoTime();
         try (PromptScorer scorer = new PromptScorer(model, options)) {
             long t0 = System.nanoTime();

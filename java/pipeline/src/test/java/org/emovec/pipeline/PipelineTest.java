@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
+import org.emovec.engine.Sizing;
 import org.emovec.engine.EmovecException;
 import org.emovec.engine.Model;
 import org.emovec.io.Npy;
@@ -47,13 +48,13 @@ class PipelineTest {
         RunDir run = new RunDir(dir.resolve("run"));
         Settings s = micro(model.layers());
         run.open(modelPath, s, false);
-        Stories.run(run, model, s, 16, true);
+        Stories.run(run, model, s, Sizing.of(16), true);
         List<Stories.Story> happy = Stories.read(run, "happy");
         assertEquals(2, happy.size());
         assertEquals("happy/0/0", happy.get(0).id());
         assertFalse(Files.exists(run.stories().resolve("journal.jsonl")), "the journal goes once the corpus is written");
 
-        Extract.run(run, model, s, 16, true);
+        Extract.run(run, model, s, Sizing.of(16), true);
         Vectors.Meta meta = Vectors.meta(run);
         assertEquals(s.emotions(), meta.emotions());
         float[][] v = Vectors.load(run, s.layer());
@@ -76,7 +77,7 @@ class PipelineTest {
             assertEquals(0, sum, 1e-3);
         }
 
-        Validate.LayerResult r = Validate.run(run, model, s, List.of(s.layer()), true, 16, true).get(0);
+        Validate.LayerResult r = Validate.run(run, model, s, List.of(s.layer()), true, Sizing.of(16), true).get(0);
         assertEquals(11, r.checks().size());
         assertEquals(64, r.elo().length);
         assertNotNull(r.steeringDeltaElo());
@@ -107,7 +108,7 @@ class PipelineTest {
         Settings s = micro(model.layers()).with(Map.of("emotions", List.of("happy", "sad"), "neutralTopics", 2));
         RunDir run = new RunDir(dir.resolve("nan"));
         run.open(modelPath, s, false);
-        Stories.run(run, model, s, 8, true);
+        Stories.run(run, model, s, Sizing.of(8), true);
         // the same model with one NaN in block 1's attention norm: every residual from block 1 on is NaN
         Path broken = dir.resolve("tiny-nan.gguf");
         Files.copy(modelPath, broken);
@@ -117,7 +118,7 @@ class PipelineTest {
             ch.write(java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putFloat(Float.NaN).flip(), at);
         }
         try (Model nan = Model.load(broken, 0)) {
-            EmovecException e = assertThrows(EmovecException.class, () -> Extract.run(run, nan, s, 8, true));
+            EmovecException e = assertThrows(EmovecException.class, () -> Extract.run(run, nan, s, Sizing.of(8), true));
             assertTrue(e.getMessage().startsWith("story happy/0/0: the residual at layer 1 is NaN"), e.getMessage());
         }
         assertFalse(Files.exists(Extract.activationFile(run, "happy")), "nothing of the poisoned emotion was kept");
@@ -129,8 +130,8 @@ class PipelineTest {
         RunDir a = new RunDir(dir.resolve("batch16")), b = new RunDir(dir.resolve("batch1"));
         a.open(modelPath, s, false);
         b.open(modelPath, s, false);
-        Stories.run(a, model, s, 16, true);
-        Stories.run(b, model, s, 1, true);
+        Stories.run(a, model, s, Sizing.of(16), true);
+        Stories.run(b, model, s, Sizing.of(1), true);
         for (String f : List.of("happy.jsonl", "sad.jsonl", "neutral.jsonl")) {
             assertEquals(Files.readString(a.stories().resolve(f)), Files.readString(b.stories().resolve(f)), f);
         }

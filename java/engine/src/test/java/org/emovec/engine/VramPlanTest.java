@@ -1,0 +1,54 @@
+package org.emovec.engine;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.nio.file.Path;
+
+import org.emovec.gguf.GgufFile;
+import org.emovec.gguf.TensorInfo;
+import org.emovec.model.TestModels;
+import org.junit.jupiter.api.Test;
+
+class VramPlanTest {
+    @Test
+    void memorySizesParseAndNonsenseIsNamed() {
+        assertEquals(8L << 30, VramPlan.parseBytes("8G"));
+        assertEquals(6L << 30, VramPlan.parseBytes("6GiB"));
+        assertEquals(7500L << 20, VramPlan.parseBytes("7500m"));
+        assertEquals(3L << 29, VramPlan.parseBytes("1.5G"));
+        EmovecException e = assertThrows(EmovecException.class, () -> VramPlan.parseBytes("eight"));
+        assertTrue(e.getMessage().contains("'eight' is not a memory size"), e.getMessage());
+        assertThrows(EmovecException.class, () -> VramPlan.parseBytes("-1G"));
+    }
+
+    @Test
+    void thePlanCountsTheGpuWeightsAndFitsSequencesInWhatIsLeft() {
+        Path tiny = TestModels.tiny();
+        long weights = 0;
+        try (GgufFile f = GgufFile.open(tiny)) {
+            boolean tied = !f.tensors().containsKey("output.weight"); // then llama.cpp puts a copy of the embeddings on the GPU as the output
+            for (TensorInfo t : f.tensors().values()) if (!t.name().equals("token_embd.weight") || tied) weights += t.bytes();
+        }
+        VramPlan p = VramPlan.of(tiny, 2L << 30);
+        assertEquals(weights, p.weightBytes(), "every tensor but the input embeddings (unless they are the output too)");
+        assertEquals(512, p.ubatchTokens());
+        long perSequence = p.kvBytesPerToken() * 768; // 600 tokens: llama.cpp pads a stream to 768 cells
+        assertEquals(Math.min(256, p.kvBytes() / perSequence), p.sequences(600, 256));
+        assertEquals(3, p.sequences(600, 3), "never more than asked for");
+        assertTrue(p.tokens(1 << 30, 100) % 256 == 0 && p.tokens(1 << 30, 100) <= p.kvBytes() / p.kvBytesPerToken());
+        // A budget below the CUDA reserve holds nothing: refused with what it would take.
+        EmovecException e = assertThrows(EmovecException.class, () -> VramPlan.of(tiny, 100L << 20));
+        assertTrue(e.getMessage().startsWith("a device-memory budget of 0.10 GiB cannot hold"), e.getMessage());
+        assertTrue(e.getMessage().contains("raise --vram-budget"), e.getMessage());
+    }
+
+    @Test
+    void sizingWithABudgetCapsTheGeneratorAndScorer() {
+        VramPlan p = VramPlan.of(TestModels.tiny(), 1L << 30);
+        Sizing s = new Sizing(256, p);
+        assertEquals(p.sequences(700, 256), s.generator(700, 1000).parallel());
+        assertEquals(10, s.generator(700, 10).parallel(), "no more sequences than requests");
+        assertEquals(64, Sizing.of(64).generator(700, 1000).parallel());
+        assertTrue(s.scorer(8192, 600).batchTokens() >= 600);
+    }
+}

@@ -1,0 +1,200 @@
+package org.emovec.pipeline;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.IntStream;
+
+import org.emovec.engine.BatchGenerator;
+import org.emovec.engine.CaptureRequest;
+import org.emovec.engine.GenerationRequest;
+import org.emovec.engine.GenerationResult;
+import org.emovec.engine.GpuMemory;
+import org.emovec.engine.Model;
+import org.emovec.engine.PromptScorer;
+import org.emovec.engine.ScoreRequest;
+import org.emovec.engine.ScoreResult;
+import org.emovec.engine.Sizing;
+import org.emovec.engine.Span;
+import org.emovec.engine.Steering;
+import org.emovec.paperdata.PaperData;
+
+/**
+ * `emovec bench`: the pipeline's own work on one model, at a small scale, timed stage by stage with the same code
+ * the stages run: story generation with the paper's prompt and sampling (with and without sharing each prompt's
+ * KV cache across its stories), extraction (prefill with capture of every layer, and plain prefill as the peer in
+ * the same run), preference scoring (the 4032 prompts; the steered pairs with and without span steering), model
+ * load time and peak device memory per stage. Rates are set against the hardware's ceilings.
+ */
+public final class Bench {
+    /**
+     * What to run: stories for `emotions` x `topics` x `storiesPerTopic` at most `storyMaxTokens` new tokens each;
+     * `layer` the steered layer (-1: 2/3 of the depth); peak TFLOP/s and bandwidth (bytes/s) for the ceilings.
+     */
+    public record Options(int emotions, int topics, int storiesPerTopic, int storyMaxTokens, int layer, double peakTflops, double peakBandwidth) {}
+
+    /** One measured figure: what, how many items and tokens in how long, and the stage's peak device memory. */
+    public record Row(String stage, String condition, long items, long tokens, double seconds, double itemsPerSecond, double tokensPerSecond,
+                      long peakDeviceBytes, Double ceilingTokensPerSecond) {}
+
+    private Bench() {}
+
+    public static Map<String, Object> run(Path modelPath, int gpuLayers, Sizing sizing, Options o) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        List<Row> rows = new ArrayList<>();
+        long before = GpuMemory.used();
+        long t0 = System.nanoTime();
+        try (Model model = Model.load(modelPath, gpuLayers)) {
+            double load = (System.nanoTime() - t0) / 1e9;
+            long afterLoad = GpuMemory.used();
+            out.put("model", modelPath.toString());
+            out.put("model_description", model.description());
+            out.put("parameters", model.parameters());
+            out.put("model_bytes", model.bytes());
+            out.put("load_seconds", load);
+            out.put("device_bytes_before_load", before);
+            out.put("device_bytes_after_load", afterLoad);
+            if (sizing.plan() != null) out.put("vram_plan", sizing.plan().describe());
+            System.err.printf(Locale.ROOT, "emovec bench: %s loaded in %.1f s%s%n", model.description(), load,
+                    afterLoad < 0 ? "" : String.format(Locale.ROOT, ", device memory %.2f GiB", afterLoad / 1073741824.0));
+
+            // Ceilings: a forward pass costs ~2 FLOP per weight per token; a decode step reads every weight once.
+            double flopsPerToken = 2.0 * (model.parameters() - (long) model.vocabSize() * model.width());
+            double computeCeiling = o.peakTflops() * 1e12 / flopsPerToken;
+            boolean gpu = GpuMemory.available(); // the ceilings are a GPU's; on a CPU they would mislead
+            out.put("ceilings", Map.of("flops_per_token", flopsPerToken, "peak_tflops", o.peakTflops(), "peak_bandwidth_bytes_per_second", o.peakBandwidth(),
+                    "compute_tokens_per_second", computeCeiling));
+
+            // 1. Stories: the paper's prompt, 12 stories per (emotion, topic) share it.
+            Settings s = Settings.paper(model.layers()).with(Map.of("emotions", Settings.screeningEmotions(o.emotions()), "topics", o.topics(),
+                    "storiesPerTopic", o.storiesPerTopic(), "storyMaxTokens", o.storyMaxTokens()));
+            List<Stories.Call> calls = Stories.calls(s).stream().filter(c -> !c.emotion().equals(Stories.NEUTRAL)).toList();
+            List<GenerationRequest> requests = Stories.requests(model, calls, s);
+            List<String> texts = new ArrayList<>();
+            int parallelUsed = 0;
+            for (boolean share : new boolean[] {false, true}) { // baseline first: the table's ratios are to the first row
+                var options = sizing.generator(Stories.contextPerSequence(requests), requests.size()).withSharePrompts(share);
+                parallelUsed = options.parallel();
+                try (GpuMemory.Peak peak = new GpuMemory.Peak(); BatchGenerator g = new BatchGenerator(model, options)) {
+                    long s0 = System.nanoTime();
+                    List<GenerationResult> results = g.generateAll(requests);
+                    double secs = (System.nanoTime() - s0) / 1e9;
+                    long generated = results.stream().mapToLong(r -> r.tokens().length).sum();
+                    if (share) results.forEach(r -> texts.add(r.text()));
+                    // steady state: steps with no prompt in the batch (a short bench's last wave runs part-empty)
+                    out.put("stories_decode_only_tokens_per_second_" + (share ? "shared" : "prefilled"), g.stats().decodeOnlyTokensPerSecond());
+                    // decode ceiling: each step streams the weights once for `parallel` sequences, or is compute-bound
+                    double ceiling = Math.min(computeCeiling, options.parallel() * o.peakBandwidth() / model.bytes());
+                    rows.add(new Row("stories", (share ? "prompt KV shared" : "each prompt prefilled") + ", " + options.parallel() + " parallel",
+                            results.size(), generated, secs, results.size() / secs, generated / secs, peak.bytes(), gpu ? ceiling : null));
+                    print(rows.get(rows.size() - 1));
+                }
+            }
+            out.put("story_parallel", parallelUsed);
+
+            // 2. Extraction: each story alone (BOS + text), mean residual from token fromToken at every layer but the last.
+            List<int[]> tokens = texts.stream().map(t -> model.tokenize(t, true, false)).toList();
+            int longest = tokens.stream().mapToInt(t -> t.length).max().orElse(1);
+            int[] layers = IntStream.range(0, model.layers() - 1).toArray();
+            double meanNorm = 0;
+            int layer = o.layer() >= 0 ? o.layer() : Math.max(0, (int) Math.round(model.layers() * 2.0 / 3) - 1);
+            for (boolean capture : new boolean[] {false, true}) {
+                try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, sizing.scorer(8192, longest))) {
+                    List<ScoreRequest> qs = new ArrayList<>();
+                    for (int i = 0; i < tokens.size(); i++) {
+                        ScoreRequest q = ScoreRequest.of("s" + i, tokens.get(i));
+                        qs.add(capture ? q.withCapture(CaptureRequest.mean(Span.from(s.fromToken()), layers)) : q);
+                    }
+                    long s0 = System.nanoTime();
+                    List<ScoreResult> res = scorer.score(qs);
+                    double secs = (System.nanoTime() - s0) / 1e9;
+                    long n = tokens.stream().mapToLong(t -> t.length).sum();
+                    if (capture) {
+                        double sum = 0;
+                        int count = 0;
+                        for (ScoreResult r : res) {
+                            if (r.captured().counts()[layer] > 0) {
+                                sum += r.captured().meanNorms()[layer];
+                                count++;
+                            }
+                        }
+                        meanNorm = count == 0 ? 1 : sum / count;
+                    }
+                    rows.add(new Row("extraction", capture ? "capture " + layers.length + " layers" : "plain prefill (peer)", tokens.size(), n, secs,
+                            tokens.size() / secs, n / secs, peak.bytes(), gpu ? computeCeiling : null));
+                    print(rows.get(rows.size() - 1));
+                }
+            }
+
+            // 3. Preferences: all 4032 prompts, then the steered pairs without and with the vector on the steered options' tokens.
+            List<PaperData.Activity> activities = PaperData.activities();
+            Validate.PreferencePrompt[][] prompts = Validate.preferencePrompts(model, activities);
+            int[] candidates = {Validate.singleToken(model, "A"), Validate.singleToken(model, "B")};
+            boolean[] steered = Validate.steeredActivities(activities);
+            List<int[]> pairs = Validate.steeredPairs(steered);
+            float[] v = new float[model.width()];
+            Random r = new Random(1);
+            for (int i = 0; i < v.length; i++) v[i] = (float) (r.nextGaussian() / Math.sqrt(v.length));
+            double alpha = s.steerAlphaNorm() * meanNorm;
+            try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, sizing.scorer(8192, 512))) {
+                List<ScoreRequest> all = new ArrayList<>();
+                for (int i = 0; i < activities.size(); i++) for (int j = 0; j < activities.size(); j++) if (i != j) all.add(ScoreRequest.of(i + "/" + j, prompts[i][j].tokens(), candidates));
+                List<ScoreRequest> plain = new ArrayList<>(), steer = new ArrayList<>();
+                for (int[] ij : pairs) {
+                    Validate.PreferencePrompt p = prompts[ij[0]][ij[1]];
+                    List<Steering> st = new ArrayList<>();
+                    if (steered[ij[0]]) st.add(new Steering(layer, v, alpha, p.spanA()));
+                    if (steered[ij[1]]) st.add(new Steering(layer, v, alpha, p.spanB()));
+                    plain.add(ScoreRequest.of(ij[0] + "/" + ij[1], p.tokens(), candidates));
+                    steer.add(ScoreRequest.of(ij[0] + "/" + ij[1], p.tokens(), candidates).withSteering(st));
+                }
+                scorer.score(all.subList(0, Math.min(64, all.size()))); // first-use allocations out of the timing
+                for (var c : List.of(Map.entry("all prompts, unsteered", all), Map.entry("steered pairs, unsteered", plain),
+                        Map.entry("steered pairs, span steering at L" + layer, steer))) {
+                    long n = c.getValue().stream().mapToLong(q -> q.tokens().length).sum();
+                    long s0 = System.nanoTime();
+                    scorer.score(c.getValue());
+                    double secs = (System.nanoTime() - s0) / 1e9;
+                    rows.add(new Row("preferences", c.getKey(), c.getValue().size(), n, secs, c.getValue().size() / secs, n / secs, peak.bytes(), gpu ? computeCeiling : null));
+                    print(rows.get(rows.size() - 1));
+                }
+            }
+        }
+        out.put("rows", rows);
+        out.put("peak_device_bytes", rows.stream().mapToLong(Row::peakDeviceBytes).max().orElse(-1));
+        return out;
+    }
+
+    private static void print(Row r) {
+        System.err.printf(Locale.ROOT, "emovec bench: %-12s %-44s %6d items %9d tokens %7.1f s  %8.1f items/s %9.0f tok/s%n",
+                r.stage(), r.condition(), r.items(), r.tokens(), r.seconds(), r.itemsPerSecond(), r.tokensPerSecond());
+    }
+
+    /** The figures as a table: rates, ratios to the ceilings and between conditions of a stage. */
+    public static String table(Map<String, Object> result) {
+        @SuppressWarnings("unchecked") List<Row> rows = (List<Row>) result.get("rows");
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "model %s, load %.1f s%n", result.get("model_description"), (Double) result.get("load_seconds")));
+        sb.append(String.format(Locale.ROOT, "%-12s %-44s %8s %10s %10s %9s %10s%n", "stage", "condition", "items/s", "tok/s", "vs first", "of ceiling", "peak dev"));
+        String stage = "";
+        double first = 0;
+        for (Row r : rows) {
+            if (!r.stage().equals(stage)) {
+                stage = r.stage();
+                first = r.stage().equals("preferences") ? 0 : r.tokensPerSecond();
+            }
+            // preferences: compare the steered pairs with and without steering (same prompts)
+            if (r.stage().equals("preferences") && r.condition().startsWith("steered pairs, unsteered")) first = r.itemsPerSecond();
+            double base = r.stage().equals("preferences") ? r.itemsPerSecond() : r.tokensPerSecond();
+            sb.append(String.format(Locale.ROOT, "%-12s %-44s %8.1f %10.0f %9s %9s %10s%n", r.stage(), r.condition(), r.itemsPerSecond(), r.tokensPerSecond(),
+                    first > 0 ? String.format(Locale.ROOT, "%.1f%%", 100 * base / first) : "",
+                    r.ceilingTokensPerSecond() == null ? "" : String.format(Locale.ROOT, "%.1f%%", 100 * r.tokensPerSecond() / r.ceilingTokensPerSecond()),
+                    r.peakDeviceBytes() < 0 ? "n/a" : String.format(Locale.ROOT, "%.2f GiB", r.peakDeviceBytes() / 1073741824.0)));
+        }
+        return sb.toString();
+    }
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""The HF transformers peers of `emovec bench`, on the same weights (a folder that tools/hf-reference/export_hf.py
+wrote from the GGUF): generate() with sampling at several batch sizes (the best is the peer), and a forward pass
+with output_hidden_states=True (what the study's extraction does), in tokens per second. Prints JSON.
+usage: hf_peers.py HF_DIR [--dtype float16|bfloat16] [--batches 256,450] [--prompt 64] [--new 128]"""
+import argparse
+import json
+import time
+
+import torch
+from transformers import AutoModelForCausalLM
+
+
+def timed(fn):
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    out = fn()
+    torch.cuda.synchronize()
+    return out, time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("hf_dir")
+    ap.add_argument("--dtype", default="float16")
+    ap.add_argument("--batches", default="256,450")
+    ap.add_argument("--prompt", type=int, default=64)
+    ap.add_argument("--new", type=int, default=128)
+    ap.add_argument("--forward", default="16x512,8x1024", help="batch x tokens shapes for the hidden-states forward pass")
+    a = ap.parse_args()
+    dtype = getattr(torch, a.dtype)
+    t0 = time.perf_counter()
+    model = AutoModelForCausalLM.from_pretrained(a.hf_dir, dtype=dtype, device_map="cuda")
+    model.eval()
+    load = time.perf_counter() - t0
+    vocab = model.config.vocab_size
+    g = torch.Generator(device="cpu").manual_seed(0)
+    result = {"dtype": a.dtype, "load_seconds": load, "generate": [], "forward_hidden_states": []}
+
+    for b in [int(x) for x in a.batches.split(",")]:
+        ids = torch.randint(1000, vocab - 1000, (b, a.prompt), generator=g).cuda()
+        kw = dict(attention_mask=torch.ones_like(ids), do_sample=True, temperature=0.8, top_k=40, top_p=0.95,
+                  max_new_tokens=a.new, min_new_tokens=a.new, pad_token_id=0)
+        try:
+            with torch.inference_mode():
+                model.generate(ids[:, :8], **{**kw, "attention_mask": torch.ones_like(ids[:, :8]), "max_new_tokens": 4, "min_new_tokens": 4})
+                out, secs = timed(lambda: model.generate(ids, **kw))
+            new = (out.shape[1] - a.prompt) * b
+            r = {"batch": b, "new_tokens": new, "seconds": secs, "tokens_per_second": new / secs,
+                 "peak_gib": torch.cuda.max_memory_allocated() / 2**30}
+        except torch.OutOfMemoryError:
+            r = {"batch": b, "error": "out of memory"}
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        result["generate"].append(r)
+        print(json.dumps(r), flush=True)
+
+    for shape in a.forward.split(","):
+        b, n = (int(x) for x in shape.split("x"))
+        ids = torch.randint(1000, vocab - 1000, (b, n), generator=g).cuda()
+        with torch.inference_mode():
+            model(ids, output_hidden_states=True)  # warm-up
+            reps = 5
+            _, secs = timed(lambda: [model(ids, output_hidden_states=True).hidden_states[-1].float().mean().item() for _ in range(reps)])
+        r = {"batch": b, "tokens": n, "seconds": secs, "tokens_per_second": reps * b * n / secs,
+             "peak_gib": torch.cuda.max_memory_allocated() / 2**30}
+        result["forward_hidden_states"].append(r)
+        print(json.dumps(r), flush=True)
+
+    ok = [r for r in result["generate"] if "tokens_per_second" in r]
+    result["best_generate_tokens_per_second"] = max((r["tokens_per_second"] for r in ok), default=None)
+    result["best_forward_tokens_per_second"] = max(r["tokens_per_second"] for r in result["forward_hidden_states"])
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Ratios of emovec bench to its peers measured in the same device run (tools/device-run.sh JOBS=bench):
+llama-batched-bench (decode S_TG, prefill S_PP) and HF transformers (generate, forward with hidden states).
+usage: ratios.py RESULTS_DIR"""
+import glob
+import json
+import sys
+
+d = sys.argv[1]
+bench = json.load(open(sorted(glob.glob(f"{d}/bench-*.json"))[0]))
+
+
+def row(stage, start):
+    return next(r for r in bench["rows"] if r["stage"] == stage and r["condition"].startswith(start))
+
+
+
+def last_json(path):
+    try:
+        return [json.loads(l) for l in open(path) if l.startswith("{")][-1]
+    except (OSError, IndexError):
+        return None
+
+
+bb_dec, bb_pre, hf = last_json(f"{d}/bb-decode.jsonl"), last_json(f"{d}/bb-prefill.jsonl"), last_json(f"{d}/hf-peers.json")
+story, story_plain = row("stories", "prompt KV shared"), row("stories", "each prompt prefilled")
+extract, prefill = row("extraction", "capture"), row("extraction", "plain prefill")
+steered, unsteered = row("preferences", "steered pairs, span steering"), row("preferences", "steered pairs, unsteered")
+ceil = bench["ceilings"]
+lines = [("model", bench["model_description"], ""), ("load", f"{bench['load_seconds']:.1f} s", "")]
+
+
+def add(name, ours, peer, peer_name, target):
+    lines.append((name, f"{ours:,.0f} vs {peer_name} {peer:,.0f}" if peer else f"{ours:,.0f} ({peer_name}: not measured)",
+                  f"{ours / peer:.2f}x (target {target})" if peer else ""))
+
+
+add("stories tok/s (KV shared, sampling, real stops)", story["tokensPerSecond"], bb_dec and bb_dec["speed_tg"], "llama-batched-bench S_TG", ">= 1.0x")
+add("stories tok/s, each prompt prefilled", story_plain["tokensPerSecond"], bb_dec and bb_dec["speed_tg"], "llama-batched-bench S_TG", "")
+if "stories_decode_only_tokens_per_second_shared" in bench:
+    add("stories, decode-only steps tok/s", bench["stories_decode_only_tokens_per_second_shared"], bb_dec and bb_dec["speed_tg"], "llama-batched-bench S_TG", "")
+add("stories tok/s vs HF generate (best batch)", story["tokensPerSecond"], hf and hf["best_generate_tokens_per_second"], "HF generate", ">= 3x")
+add("extraction tok/s (capture every layer)", extract["tokensPerSecond"], hf and hf["best_forward_tokens_per_second"], "HF forward+hidden states", ">= 1.0x")
+add("plain prefill tok/s", prefill["tokensPerSecond"], bb_pre and bb_pre["speed_pp"], "llama-batched-bench S_PP", "")
+add("preference prompts/s, span steering", steered["itemsPerSecond"], unsteered["itemsPerSecond"], "unsteered", ">= 0.95x")
+for r in (story, extract, steered):
+    if r.get("ceilingTokensPerSecond"):
+        lines.append((f"{r['stage']} vs ceiling", f"{r['tokensPerSecond']:,.0f} of {r['ceilingTokensPerSecond']:,.0f} tok/s", f"{r['tokensPerSecond'] / r['ceilingTokensPerSecond']:.1%}"))
+lines.append(("ceiling basis", f"{ceil['flops_per_token'] / 1e9:.1f} GFLOP/token, {ceil['peak_tflops']:.0f} TFLOP/s, {ceil['peak_bandwidth_bytes_per_second'] / 1e12:.1f} TB/s", ""))
+lines.append(("peak device memory", f"{bench['peak_device_bytes'] / 2**30:.2f} GiB", ""))
+w = max(len(a) for a, _, _ in lines)
+for a, b, c in lines:
+    print(f"{a:<{w}}  {b:<60} {c}")
