@@ -21,6 +21,7 @@ import org.emovec.engine.VramPlan;
 import org.emovec.model.DefaultModel;
 import org.emovec.pipeline.RunDir;
 import org.emovec.pipeline.Settings;
+import org.emovec.pipeline.Validate;
 
 import picocli.CommandLine.Option;
 
@@ -129,6 +130,7 @@ final class RunOptions {
                 throw new EmovecException("--layer " + s.layer() + " is out of range: this model's layers are 0.." + (m.layers() - 2) + " (the last block cannot be averaged)");
             }
             if (!s.layers().contains(s.layer())) throw new EmovecException("--layer " + s.layer() + " is not among the extracted --layers " + s.layers());
+            Validate.preflight(m);
             dir.open(modelPath, s, fresh);
             return new Run(dir, m, s);
         } catch (IOException | RuntimeException e) {

@@ -94,6 +94,18 @@ class CliTest {
             assertEquals(1, line.lines().count(), r.err());
             assertTrue(line.startsWith("emovec: ") && line.contains(c[2]), "want '" + c[2] + "', got: " + line);
         }
+        // A model without what the prompts need (here: no chat template) is refused before any story is written.
+        Path noTemplate = dir.resolve("no-template.gguf");
+        try (org.emovec.gguf.GgufFile f = org.emovec.gguf.GgufFile.open(tiny())) {
+            var w = new org.emovec.gguf.GgufWriter();
+            f.metadata().forEach((k, v) -> { if (!k.equals("tokenizer.chat_template")) w.put(k, v); });
+            for (var t : f.tensors().values()) w.tensor(t.name(), t.dims(), t.type(), f.rawData(t));
+            w.write(noTemplate);
+        }
+        Run r = run("run", "--model", noTemplate.toString(), "--out", dir.resolve("nt").toString(), "--quiet");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().strip().startsWith("emovec: " + noTemplate + ": the model has no chat template"), r.err());
+        assertFalse(Files.exists(dir.resolve("nt/stories")), "nothing generated");
         // An emotion list that is fine is used as given.
         Files.writeString(unknown, "happy\n# a comment\nsad\n");
         Run ok = run("stories", "--model", model, "--out", dir.resolve("list").toString(), "--emotions", "@" + unknown, "--topics", "1", "--stories", "1",
@@ -104,8 +116,9 @@ class CliTest {
         Path prompts = Files.writeString(dir.resolve("p.jsonl"), "{\"id\": \"a\", \"text\": \"Hello\"}\n");
         Run full = run("generate", "--model", model, "--prompts", prompts.toString(), "-o", "/dev/full", "--max-tokens", "4", "--quiet");
         assertEquals(1, full.code());
-        assertEquals(1, full.err().strip().lines().count(), full.err());
-        assertTrue(full.err().contains("disk full") || full.err().contains("No space left on device"), full.err());
+        List<String> lines = full.err().strip().lines().toList(); // a status line, then the failure in one line, no stack trace
+        assertTrue(lines.get(lines.size() - 1).startsWith("emovec: cannot write /dev/full: No space left on device: free disk space"), full.err());
+        assertTrue(lines.stream().noneMatch(l -> l.startsWith("\tat ") || l.startsWith("Exception")), full.err());
     }
 
     @Test

@@ -146,7 +146,7 @@ public final class Model implements AutoCloseable {
      */
     public String applyChatTemplate(List<ChatMessage> messages, boolean addAssistant) {
         String template = chatTemplate();
-        if (template == null) throw new EmovecException(path + ": the model has no chat template (tokenizer.chat_template); use plain prompts");
+        if (template == null) throw new EmovecException(path + ": the model has no chat template (tokenizer.chat_template): use a chat (instruct) model, or plain prompts where a command takes them");
         BytePointer[] texts = new BytePointer[messages.size() * 2 + 1];
         try (llama_chat_message msgs = new llama_chat_message(messages.size())) {
             int total = 256;

@@ -383,6 +383,17 @@ public final class Validate {
 
     private static double sigmoid(double x) { return 1 / (1 + Math.exp(-x)); }
 
+    /**
+     * What the prompts need from a model, checked before any work so a run does not fail hours in: a chat
+     * template llama.cpp applies (stories and preference prompts are chat turns), and "A" and "B" as one token each
+     * (the preference logits).
+     */
+    public static void preflight(Model model) {
+        model.applyChatTemplate(List.of(ChatMessage.user("Would you prefer to (A) x or (B) y?")), true);
+        singleToken(model, "A");
+        singleToken(model, "B");
+    }
+
     static int singleToken(Model model, String text) {
         int[] t = model.tokenize(text, false, false);
         if (t.length != 1) {
