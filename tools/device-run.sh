@@ -240,6 +240,13 @@ job_corpus() {
   cp "$out/timings.json" "$W/results/corpus-timings.json"
 }
 
+job_soak() {
+  # Issue 6 item 6: 20 minutes of story generation with capture of every layer, a sample a minute (heap capped so
+  # that growth would show as GC time or an error, not as a larger heap).
+  stamp "emovec bench --soak-minutes ${SOAK_MINUTES:=20} on $model"
+  EMOVEC_JAVA_OPTS="-Xmx8g" emovec bench --model "$model" --soak-minutes "$SOAK_MINUTES" --parallel 256 -o "$W/results/soak.json" 2>&1 | grep -v n_ctx | tee "$W/results/soak.txt"
+}
+
 for job in ${JOBS:-hooks overhead generate}; do
   stamp "job $job"
   "job_$job" || stamp "job $job FAILED"

@@ -54,6 +54,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--peak-bandwidth", defaultValue = "3.0e12", description = "the device's memory bandwidth in bytes/s, for the ceilings (default: ${DEFAULT-VALUE})")
     double peakBandwidth;
 
+    @Option(names = "--soak-minutes", description = "instead: generate stories with capture of every layer without pause for this long, and print"
+            + " tokens/s, heap after GC, resident and device memory every minute (a long-run stability check)")
+    Double soakMinutes;
+
     @Option(names = {"-o", "--out"}, description = "write the figures as JSON here")
     Path out;
 
@@ -65,8 +69,13 @@ final class BenchCommand implements Callable<Integer> {
         Path modelPath = model != null ? model : DefaultModel.tiny();
         Sizing sizing = Sizing.of(parallel);
         if (vramBudget != null) sizing = new Sizing(parallel, VramPlan.of(modelPath, VramPlan.parseBytes(vramBudget)));
-        Map<String, Object> result = Bench.run(modelPath, gpuLayers, sizing,
-                new Bench.Options(emotions, topics, stories, storyMaxTokens, layer, peakTflops, peakBandwidth));
+        Bench.Options options = new Bench.Options(emotions, topics, stories, storyMaxTokens, layer, peakTflops, peakBandwidth);
+        if (soakMinutes != null) {
+            var samples = Bench.soak(modelPath, gpuLayers, sizing, options, soakMinutes);
+            if (out != null) AtomicFiles.writeString(out, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(samples));
+            return 0;
+        }
+        Map<String, Object> result = Bench.run(modelPath, gpuLayers, sizing, options);
         System.out.print(Bench.table(result));
         if (out != null) AtomicFiles.writeString(out, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(result));
         return 0;

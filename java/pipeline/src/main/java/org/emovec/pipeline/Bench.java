@@ -169,6 +169,67 @@ public final class Bench {
         return out;
     }
 
+    /**
+     * Issue 6's soak: story generation with capture of every layer on each story, without pause, for the given
+     * minutes; every minute a line with that minute's tokens/s, the Java heap in use after a GC, the process's
+     * resident memory and the device memory in use, so drift in any of them shows.
+     */
+    public static List<Map<String, Object>> soak(Path modelPath, int gpuLayers, Sizing sizing, Options o, double minutes) {
+        List<Map<String, Object>> samples = new ArrayList<>();
+        try (Model model = Model.load(modelPath, gpuLayers)) {
+            Settings s = Settings.paper(model.layers()).with(Map.of("emotions", Settings.allEmotions(), "topics", 100, "storiesPerTopic", o.storiesPerTopic(),
+                    "storyMaxTokens", o.storyMaxTokens()));
+            List<Stories.Call> calls = Stories.calls(s).stream().filter(c -> !c.emotion().equals(Stories.NEUTRAL)).toList();
+            int[] layers = IntStream.range(0, model.layers() - 1).toArray();
+            List<GenerationRequest> requests = Stories.requests(model, calls.subList(0, Math.min(calls.size(), 4096)), s).stream()
+                    .map(q -> q.withCapture(CaptureRequest.mean(Span.all(), layers))).toList();
+            long end = System.nanoTime() + (long) (minutes * 60e9), start = System.nanoTime();
+            long[] tokens = {0}, minute = {start};
+            var options = sizing.generator(Stories.contextPerSequence(requests), requests.size());
+            try (BatchGenerator g = new BatchGenerator(model, options).captureLayers(layers)) {
+                java.util.Iterator<GenerationRequest> endless = new java.util.Iterator<>() {
+                    int i;
+                    public boolean hasNext() { return System.nanoTime() < end; }
+                    public GenerationRequest next() { return requests.get(i++ % requests.size()); }
+                };
+                g.run(endless, new BatchGenerator.Listener() {
+                    public void finished(GenerationResult r) {}
+
+                    public void step(int newTokens, int active) {
+                        tokens[0] += newTokens;
+                        long now = System.nanoTime();
+                        if (now - minute[0] < 60e9) return;
+                        System.gc();
+                        Runtime rt = Runtime.getRuntime();
+                        Map<String, Object> m = new LinkedHashMap<>();
+                        m.put("minute", samples.size() + 1);
+                        m.put("tokens_per_second", tokens[0] / ((now - minute[0]) / 1e9));
+                        m.put("heap_after_gc_mib", (rt.totalMemory() - rt.freeMemory()) >> 20);
+                        m.put("rss_mib", residentMiB());
+                        m.put("device_used_mib", GpuMemory.used() < 0 ? -1 : GpuMemory.used() >> 20);
+                        samples.add(m);
+                        System.err.println("emovec soak: " + m);
+                        tokens[0] = 0;
+                        minute[0] = now;
+                    }
+                });
+            }
+        }
+        return samples;
+    }
+
+    /** The process's resident memory (VmRSS) in MiB, or -1 off Linux. */
+    private static long residentMiB() {
+        try {
+            for (String l : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (l.startsWith("VmRSS:")) return Long.parseLong(l.replaceAll("\\D", "")) >> 10;
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            // not Linux
+        }
+        return -1;
+    }
+
     private static void print(Row r) {
         System.err.printf(Locale.ROOT, "emovec bench: %-12s %-44s %6d items %9d tokens %7.1f s  %8.1f items/s %9.0f tok/s%n",
                 r.stage(), r.condition(), r.items(), r.tokens(), r.seconds(), r.itemsPerSecond(), r.tokensPerSecond());
