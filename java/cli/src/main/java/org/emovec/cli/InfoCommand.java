@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 import org.emovec.engine.ModelCheck;
+import org.emovec.engine.VramPlan;
 import org.emovec.gguf.GgufFile;
 import org.emovec.gguf.ModelSummary;
 
@@ -51,6 +52,9 @@ final class InfoCommand implements Callable<Integer> {
         System.out.printf("parameters     %,d%n", s.parameters());
         System.out.printf("size on disk   %.1f MiB%n", s.fileBytes() / (1024.0 * 1024.0));
         System.out.printf("chat template  %s%n", s.chatTemplate());
+        VramPlan.Footprint fp = VramPlan.Footprint.of(model);
+        System.out.printf("GPU memory     weights %.1f MiB with all layers on the GPU; KV cache %.1f KiB per token (F16); --vram-budget plans the rest%n",
+                fp.weightBytes() / 1048576.0, fp.kvBytesPerToken() / 1024.0);
         return 0;
     }
 }

@@ -137,6 +137,7 @@ class CliTest {
         assertTrue(r.out().contains("layers         4"), r.out());
         assertTrue(r.out().contains("vocabulary     128256 tokens"), r.out());
         assertTrue(r.out().contains("quantization   F32"), r.out());
+        assertTrue(r.out().contains("GPU memory     weights "), r.out());
     }
 
     @Test

@@ -19,16 +19,24 @@ public record VramPlan(long budgetBytes, long weightBytes, long kvBytesPerToken,
     /** CUDA context (~0.5 GiB on Hopper), cuBLAS workspace and the ggml pool's slack; calibrated on the H100. */
     static final long RESERVE = 768L << 20;
 
-    public static VramPlan of(Path gguf, long budgetBytes) {
-        ModelSummary m;
-        long weights = 0;
-        try (GgufFile f = GgufFile.open(gguf)) {
-            m = ModelSummary.of(f);
-            boolean tied = f.tensors().get("output.weight") == null;
-            for (TensorInfo t : f.tensors().values()) if (!t.name().equals("token_embd.weight") || tied) weights += t.bytes();
+    /** What a model needs on the GPU with all layers there: its weights, and KV cache bytes per token. */
+    public record Footprint(ModelSummary model, long weightBytes, long kvBytesPerToken) {
+        public static Footprint of(Path gguf) {
+            try (GgufFile f = GgufFile.open(gguf)) {
+                ModelSummary m = ModelSummary.of(f);
+                boolean tied = f.tensors().get("output.weight") == null; // then the embeddings are the output too
+                long weights = 0;
+                for (TensorInfo t : f.tensors().values()) if (!t.name().equals("token_embd.weight") || tied) weights += t.bytes();
+                long headDim = m.width() / m.heads();
+                return new Footprint(m, weights, m.layers() * 2 * m.kvHeads() * headDim * 2); // K and V, F16
+            }
         }
-        long headDim = m.width() / m.heads();
-        long kvPerToken = m.layers() * 2 * m.kvHeads() * headDim * 2; // K and V, F16
+    }
+
+    public static VramPlan of(Path gguf, long budgetBytes) {
+        Footprint fp = Footprint.of(gguf);
+        ModelSummary m = fp.model();
+        long weights = fp.weightBytes(), kvPerToken = fp.kvBytesPerToken();
         long kvForOneStory = kvPerToken * 1024;
         for (int ubatch = 512; ubatch >= 64; ubatch /= 2) {
             long compute = computeBytes(m, ubatch);
