@@ -5,7 +5,6 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.emovec.engine.Sizing;
-import org.emovec.engine.VramPlan;
 import org.emovec.io.AtomicFiles;
 import org.emovec.model.DefaultModel;
 import org.emovec.pipeline.Bench;
@@ -67,8 +66,7 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Path modelPath = model != null ? model : DefaultModel.tiny();
-        Sizing sizing = Sizing.of(parallel);
-        if (vramBudget != null) sizing = new Sizing(parallel, VramPlan.of(modelPath, VramPlan.parseBytes(vramBudget)));
+        Sizing sizing = Sizing.of(parallel, modelPath, vramBudget);
         Bench.Options options = new Bench.Options(emotions, topics, stories, storyMaxTokens, layer, peakTflops, peakBandwidth);
         if (soakMinutes != null) {
             var samples = Bench.soak(modelPath, gpuLayers, sizing, options, soakMinutes);

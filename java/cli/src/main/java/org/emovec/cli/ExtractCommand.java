@@ -17,7 +17,7 @@ final class ExtractCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         try (RunOptions.Run run = options.open()) {
-            Extract.run(run.dir(), run.model(), run.settings(), options.sizing(), options.quiet);
+            Extract.run(run.dir(), run.model(), run.settings(), run.sizing(), options.quiet);
             System.out.println("vectors: " + run.dir().vectors());
         }
         return 0;

@@ -44,9 +44,9 @@ public final class Main {
         if (e instanceof EmovecException || e instanceof GgufException) return e.getMessage();
         if (e instanceof UncheckedIOException u) e = u.getCause();
         for (Throwable c = e; c != null; c = c.getCause()) {
-            if (c instanceof IOException && String.valueOf(c.getMessage()).contains("No space left on device")) {
-                String file = c instanceof java.nio.file.FileSystemException f && f.getFile() != null ? " writing " + f.getFile() : "";
-                return "disk full" + file + ": free some space (or choose another --out) and rerun the same command: finished work is kept";
+            if (c instanceof IOException io && String.valueOf(io.getMessage()).contains("No space left on device")) {
+                Object file = io instanceof java.nio.file.FileSystemException f && f.getFile() != null ? f.getFile() : "a result file";
+                return EmovecException.cannotWrite(file, io).getMessage();
             }
         }
         if (e instanceof java.nio.file.NoSuchFileException n) return n.getFile() + ": no such file";

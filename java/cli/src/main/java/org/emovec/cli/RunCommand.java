@@ -23,11 +23,11 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         try (RunOptions.Run run = options.open()) {
             long t0 = System.nanoTime();
-            Stories.run(run.dir(), run.model(), run.settings(), options.sizing(), options.quiet);
+            Stories.run(run.dir(), run.model(), run.settings(), run.sizing(), options.quiet);
             long t1 = System.nanoTime();
-            Extract.run(run.dir(), run.model(), run.settings(), options.sizing(), options.quiet);
+            Extract.run(run.dir(), run.model(), run.settings(), run.sizing(), options.quiet);
             long t2 = System.nanoTime();
-            Validate.LayerResult r = Validate.run(run.dir(), run.model(), run.settings(), List.of(run.settings().layer()), true, options.sizing(), options.quiet).get(0);
+            Validate.LayerResult r = Validate.run(run.dir(), run.model(), run.settings(), List.of(run.settings().layer()), true, run.sizing(), options.quiet).get(0);
             long t3 = System.nanoTime();
             Path report = Report.write(run.dir(), run.settings().layer());
             System.err.printf("emovec run: stories %.1f s, extract %.1f s, validate %.1f s, report %.1f s (work already done is skipped)%n",

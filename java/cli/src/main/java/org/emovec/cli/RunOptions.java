@@ -17,7 +17,6 @@ import java.util.Set;
 import org.emovec.engine.EmovecException;
 import org.emovec.engine.Model;
 import org.emovec.engine.Sizing;
-import org.emovec.engine.VramPlan;
 import org.emovec.model.DefaultModel;
 import org.emovec.pipeline.RunDir;
 import org.emovec.pipeline.Settings;
@@ -101,13 +100,8 @@ final class RunOptions {
     @Option(names = "--debug", description = "print stack traces of failures")
     boolean debug;
 
-    private Sizing sizing = null;
-
-    /** Sequences and batch sizes for the stages: --parallel, within --vram-budget when given. */
-    Sizing sizing() { return sizing != null ? sizing : Sizing.of(parallel); }
-
-    /** An open run: its directory, the loaded model and the settings in force. */
-    record Run(RunDir dir, Model model, Settings settings) implements AutoCloseable {
+    /** An open run: its directory, the loaded model, the settings in force, and the stages' sizes (--parallel, --vram-budget). */
+    record Run(RunDir dir, Model model, Settings settings, Sizing sizing) implements AutoCloseable {
         @Override
         public void close() { model.close(); }
     }
@@ -117,11 +111,8 @@ final class RunOptions {
         RunDir.Manifest old = !fresh && dir.hasManifest() ? dir.manifest() : null;
         Path modelPath = model != null ? model : old != null ? Path.of(old.model()) : DefaultModel.tiny();
         boolean tiny = model == null && old == null;
-        if (vramBudget != null) {
-            VramPlan plan = VramPlan.of(modelPath, VramPlan.parseBytes(vramBudget));
-            System.err.println("emovec: " + plan.describe());
-            sizing = new Sizing(parallel, plan);
-        }
+        Sizing sizing = Sizing.of(parallel, modelPath, vramBudget);
+        if (sizing.plan() != null) System.err.println("emovec: " + sizing.plan().describe());
         Model m = Model.load(modelPath, gpuLayers);
         try {
             Settings base = old != null ? old.settings() : tiny ? Settings.demo(m.layers()) : Settings.paper(m.layers());
@@ -132,7 +123,7 @@ final class RunOptions {
             if (!s.layers().contains(s.layer())) throw new EmovecException("--layer " + s.layer() + " is not among the extracted --layers " + s.layers());
             Validate.preflight(m);
             dir.open(modelPath, s, fresh);
-            return new Run(dir, m, s);
+            return new Run(dir, m, s, sizing);
         } catch (IOException | RuntimeException e) {
             m.close();
             throw e;

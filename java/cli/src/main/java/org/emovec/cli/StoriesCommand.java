@@ -16,7 +16,7 @@ final class StoriesCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         try (RunOptions.Run run = options.open()) {
-            Stories.run(run.dir(), run.model(), run.settings(), options.sizing(), options.quiet);
+            Stories.run(run.dir(), run.model(), run.settings(), run.sizing(), options.quiet);
             System.out.println("stories: " + run.dir().stories());
         }
         return 0;

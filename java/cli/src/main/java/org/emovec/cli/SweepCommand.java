@@ -29,7 +29,7 @@ final class SweepCommand implements Callable<Integer> {
             List<Integer> layers = new ArrayList<>();
             if (sweepLayers.equals("all")) layers.addAll(run.settings().layers());
             else for (int l : CaptureCommand.parseLayers(sweepLayers, run.model().layers())) layers.add(l);
-            List<Validate.LayerResult> results = Validate.run(run.dir(), run.model(), run.settings(), layers, !noSteering, options.sizing(), options.quiet);
+            List<Validate.LayerResult> results = Validate.run(run.dir(), run.model(), run.settings(), layers, !noSteering, run.sizing(), options.quiet);
             java.nio.file.Path table = Sweep.write(run.dir(), results);
             System.out.print(java.nio.file.Files.readString(table));
             System.out.println("sweep: " + table);

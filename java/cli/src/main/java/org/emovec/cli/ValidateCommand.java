@@ -21,7 +21,7 @@ final class ValidateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         try (RunOptions.Run run = options.open()) {
-            print(Validate.run(run.dir(), run.model(), run.settings(), List.of(run.settings().layer()), !noSteering, options.sizing(), options.quiet).get(0));
+            print(Validate.run(run.dir(), run.model(), run.settings(), List.of(run.settings().layer()), !noSteering, run.sizing(), options.quiet).get(0));
         }
         return 0;
     }

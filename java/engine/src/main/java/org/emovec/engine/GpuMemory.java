@@ -32,21 +32,9 @@ public final class GpuMemory {
 
     /** Bytes in use on device 0 now, or -1. */
     public static long used() {
-        long[] ft = freeAndTotal();
-        return ft == null ? -1 : ft[1] - ft[0];
-    }
-
-    /** Device 0's total memory in bytes, or -1. */
-    public static long total() {
-        long[] ft = freeAndTotal();
-        return ft == null ? -1 : ft[1];
-    }
-
-    private static long[] freeAndTotal() {
-        if (!AVAILABLE) return null;
+        if (!AVAILABLE) return -1;
         try (SizeTPointer free = new SizeTPointer(1); SizeTPointer total = new SizeTPointer(1)) {
-            if (cudart.cudaMemGetInfo(free, total) != 0) return null;
-            return new long[] {free.get(), total.get()};
+            return cudart.cudaMemGetInfo(free, total) != 0 ? -1 : total.get() - free.get();
         }
     }
 

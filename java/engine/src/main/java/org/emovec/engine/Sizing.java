@@ -7,6 +7,11 @@ package org.emovec.engine;
 public record Sizing(int parallel, VramPlan plan) {
     public static Sizing of(int parallel) { return new Sizing(parallel, null); }
 
+    /** --parallel within --vram-budget (a size like 8G; null: no budget), planned from the model's GGUF. */
+    public static Sizing of(int parallel, java.nio.file.Path gguf, String vramBudget) {
+        return new Sizing(parallel, vramBudget == null ? null : VramPlan.of(gguf, VramPlan.parseBytes(vramBudget)));
+    }
+
     /** Options for generating requests of up to contextPerSequence tokens (prompt and new). */
     public GeneratorOptions generator(int contextPerSequence, int requests) {
         int n = Math.max(1, Math.min(parallel, requests));

@@ -6,7 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Random;
 import java.util.stream.IntStream;
 
 import org.emovec.engine.BatchGenerator;
@@ -20,7 +19,6 @@ import org.emovec.engine.ScoreRequest;
 import org.emovec.engine.ScoreResult;
 import org.emovec.engine.Sizing;
 import org.emovec.engine.Span;
-import org.emovec.engine.Steering;
 import org.emovec.paperdata.PaperData;
 
 /**
@@ -101,7 +99,7 @@ public final class Bench {
             int longest = tokens.stream().mapToInt(t -> t.length).max().orElse(1);
             int[] layers = IntStream.range(0, model.layers() - 1).toArray();
             double meanNorm = 0;
-            int layer = o.layer() >= 0 ? o.layer() : Math.max(0, (int) Math.round(model.layers() * 2.0 / 3) - 1);
+            int layer = o.layer() >= 0 ? o.layer() : s.layer(); // default: the layer the pipeline checks and steers at
             for (boolean capture : new boolean[] {false, true}) {
                 try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, sizing.scorer(8192, longest))) {
                     List<ScoreRequest> qs = new ArrayList<>();
@@ -136,22 +134,12 @@ public final class Bench {
             int[] candidates = {Validate.singleToken(model, "A"), Validate.singleToken(model, "B")};
             boolean[] steered = Validate.steeredActivities(activities);
             List<int[]> pairs = Validate.steeredPairs(steered);
-            float[] v = new float[model.width()];
-            Random r = new Random(1);
-            for (int i = 0; i < v.length; i++) v[i] = (float) (r.nextGaussian() / Math.sqrt(v.length));
+            float[] v = Validate.randomDirections(1, model.width(), s.seed())[0];
             double alpha = s.steerAlphaNorm() * meanNorm;
             try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, sizing.scorer(8192, 512))) {
-                List<ScoreRequest> all = new ArrayList<>();
-                for (int i = 0; i < activities.size(); i++) for (int j = 0; j < activities.size(); j++) if (i != j) all.add(ScoreRequest.of(i + "/" + j, prompts[i][j].tokens(), candidates));
-                List<ScoreRequest> plain = new ArrayList<>(), steer = new ArrayList<>();
-                for (int[] ij : pairs) {
-                    Validate.PreferencePrompt p = prompts[ij[0]][ij[1]];
-                    List<Steering> st = new ArrayList<>();
-                    if (steered[ij[0]]) st.add(new Steering(layer, v, alpha, p.spanA()));
-                    if (steered[ij[1]]) st.add(new Steering(layer, v, alpha, p.spanB()));
-                    plain.add(ScoreRequest.of(ij[0] + "/" + ij[1], p.tokens(), candidates));
-                    steer.add(ScoreRequest.of(ij[0] + "/" + ij[1], p.tokens(), candidates).withSteering(st));
-                }
+                List<ScoreRequest> all = Validate.preferenceRequests(prompts, candidates);
+                List<ScoreRequest> steer = Validate.steeredRequests(prompts, pairs, steered, layer, v, alpha, candidates);
+                List<ScoreRequest> plain = steer.stream().map(q -> q.withSteering(List.of())).toList();
                 scorer.score(all.subList(0, Math.min(64, all.size()))); // first-use allocations out of the timing
                 for (var c : List.of(Map.entry("all prompts, unsteered", all), Map.entry("steered pairs, unsteered", plain),
                         Map.entry("steered pairs, span steering at L" + layer, steer))) {

@@ -318,8 +318,7 @@ public final class Validate {
         Path file = dir.validate().resolve("preferences-baseline.json");
         if (Files.exists(file)) return Json.read(file, Preferences.class);
         int n = activities.size();
-        List<ScoreRequest> requests = new ArrayList<>();
-        for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) if (i != j) requests.add(ScoreRequest.of(i + "/" + j, prompts[i][j].tokens(), candidates));
+        List<ScoreRequest> requests = preferenceRequests(prompts, candidates);
         double[][] diff = new double[n][n];
         try (Progress bar = new Progress("preferences", requests.size(), 0, "prompts", quiet)) {
             scoreInto(scorer, requests, diff, bar);
@@ -338,6 +337,22 @@ public final class Validate {
         }
         double[][] diff = new double[steered.length][];
         for (int i = 0; i < diff.length; i++) diff[i] = base.diff()[i].clone(); // pairs with no steered activity keep the baseline's
+        scoreInto(scorer, steeredRequests(prompts, pairs, steered, layer, vector, alpha, candidates), diff, null);
+        SteeredPreferences sp = new SteeredPreferences(emotion, layer, alpha, diff);
+        Json.write(file, sp);
+        return sp;
+    }
+
+    /** Every ordered pair of activities as a prompt, id "i/j", unsteered. */
+    static List<ScoreRequest> preferenceRequests(PreferencePrompt[][] prompts, int[] candidates) {
+        List<ScoreRequest> requests = new ArrayList<>();
+        for (int i = 0; i < prompts.length; i++) for (int j = 0; j < prompts.length; j++) if (i != j) requests.add(ScoreRequest.of(i + "/" + j, prompts[i][j].tokens(), candidates));
+        return requests;
+    }
+
+    /** The pairs with a steered activity, the vector added on exactly the steered options' tokens (both when both are). */
+    static List<ScoreRequest> steeredRequests(PreferencePrompt[][] prompts, List<int[]> pairs, boolean[] steered, int layer, float[] vector, double alpha,
+                                              int[] candidates) {
         List<ScoreRequest> requests = new ArrayList<>();
         for (int[] ij : pairs) {
             int i = ij[0], j = ij[1];
@@ -347,10 +362,7 @@ public final class Validate {
             if (steered[j]) st.add(new Steering(layer, vector, alpha, p.spanB()));
             requests.add(ScoreRequest.of(i + "/" + j, p.tokens(), candidates).withSteering(st));
         }
-        scoreInto(scorer, requests, diff, null);
-        SteeredPreferences sp = new SteeredPreferences(emotion, layer, alpha, diff);
-        Json.write(file, sp);
-        return sp;
+        return requests;
     }
 
     private static void scoreInto(PromptScorer scorer, List<ScoreRequest> requests, double[][] diff, Progress bar) {
@@ -403,7 +415,7 @@ public final class Validate {
         return t[0];
     }
 
-    private static float[][] randomDirections(int n, int width, long seed) {
+    static float[][] randomDirections(int n, int width, long seed) {
         Random random = new Random(seed);
         float[][] out = new float[n][width];
         for (float[] v : out) {
