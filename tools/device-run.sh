@@ -190,7 +190,7 @@ job_pipeline() {
 job_bench() {
   # Issue 5: emovec bench (the pipeline's own work) and its peers on the same weights, in one run.
   stamp "emovec bench on $model"
-  emovec bench --model "$model" ${BENCH_ARGS:---emotions 12 --topics 4} --parallel 256 -o "$W/results/bench-$TYPE.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
+  emovec bench --model "$model" ${BENCH_ARGS:---emotions 12 --topics 4} --parallel 256 --extraction-shapes ${EXTRACTION_SHAPES:-8192x512,1024x1024,2048x1024,4096x1024} -o "$W/results/bench-$TYPE.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
   stamp "peer: llama-batched-bench decode (256 x 64 + 256) and prefill (16 x 512)"
   "$prefix/bin/llama-batched-bench" -m "$model" -c $((256 * 320)) -b 2048 -ub 512 -ngl 99 -npp 64 -ntg 256 -npl 256 \
     --output-format jsonl 2> "$W/bb.log" | grep '^{' > "$W/results/bb-decode.jsonl"
@@ -244,7 +244,12 @@ job_soak() {
   # Issue 6 item 6: 20 minutes of story generation with capture of every layer, a sample a minute (heap capped so
   # that growth would show as GC time or an error, not as a larger heap).
   stamp "emovec bench --soak-minutes ${SOAK_MINUTES:=20} on $model"
-  EMOVEC_JAVA_OPTS="-Xmx8g" emovec bench --model "$model" --soak-minutes "$SOAK_MINUTES" --parallel 256 -o "$W/results/soak.json" 2>&1 | grep -v n_ctx | tee "$W/results/soak.txt"
+  # the GPU's clocks, temperature, power and throttle reasons every 30 s: a slowdown with flat clocks is ours
+  nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,temperature.gpu,power.draw,clocks_throttle_reasons.active \
+    --format=csv -l 30 > "$W/results/soak-gpu.csv" 2>/dev/null & smi=$!
+  EMOVEC_JAVA_OPTS="-Xmx8g" emovec bench --model "$model" --soak-minutes "$SOAK_MINUTES" --parallel 256 -o "$W/results/soak.json" 2>&1 \
+    | grep --line-buffered -v n_ctx | tee "$W/results/soak.txt"
+  kill $smi 2>/dev/null || true
 }
 
 for job in ${JOBS:-hooks overhead generate}; do

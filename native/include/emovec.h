@@ -52,6 +52,9 @@ const char * emovec_hooks_error(const struct emovec_hooks * hooks);
 void emovec_hooks_diagnostics(struct emovec_hooks * hooks, int32_t flags);
 // Logits rows reduced since emovec_hooks_begin.
 int32_t emovec_hooks_rows(const struct emovec_hooks * hooks);
+// Micro-batches (ubatches) llama.cpp splits the batch given to the last emovec_hooks_begin into; each reads
+// every weight once, so fewer is faster.
+int32_t emovec_hooks_ubatches(const struct emovec_hooks * hooks);
 
 // ---- The residual stream: capture and steering ----
 // Layer L is the residual stream after block L: llama.cpp's tensor "l_out-L", HF transformers' hidden_states[L+1].

@@ -209,8 +209,8 @@ void emovec_hooks_begin(struct emovec_hooks * h, int32_t n, const int32_t * pos,
     h->groups_ubatch = -1; // a new batch: capture groups are built again
     h->batch.resize(n);
     for (int32_t i = 0; i < n; ++i) h->batch[i] = {seqs[i], pos[i], want_logits[i] != 0};
-    const bool residual = !h->capture_layers.empty() || !h->steers.empty();
-    h->ubatches = residual ? emovec::plan_ubatches(h->batch, n_ubatch, split_equal) : std::vector<std::vector<int32_t>>{};
+    // planned for every batch: the residual hook needs it, and the ubatch count is a throughput figure
+    h->ubatches = emovec::plan_ubatches(h->batch, n_ubatch, split_equal);
 }
 
 void emovec_hooks_diagnostics(struct emovec_hooks * h, int32_t flags) { h->diagnostics = flags; }
@@ -218,5 +218,7 @@ void emovec_hooks_diagnostics(struct emovec_hooks * h, int32_t flags) { h->diagn
 const char * emovec_hooks_error(const struct emovec_hooks * h) { return h->error.c_str(); }
 
 int32_t emovec_hooks_rows(const struct emovec_hooks * h) { return h->rows; }
+
+int32_t emovec_hooks_ubatches(const struct emovec_hooks * h) { return (int32_t) h->ubatches.size(); }
 
 }

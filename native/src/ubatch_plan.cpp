@@ -29,9 +29,8 @@ std::vector<std::vector<int32_t>> plan_ubatches(const std::vector<BatchToken> & 
         for (int32_t i = 0; i < n; ++i) {
             if (used[i]) continue;
             const int32_t s = batch[i].seq;
-            bool add = std::find(seqs.begin(), seqs.end(), s) == seqs.end();
-            add = add && (seqs.empty() || s == last + 1);
-            if (add) {
+            // seqs holds consecutive ids up to last, so s == last + 1 is also "not in seqs yet"
+            if (seqs.empty() || s == last + 1) {
                 seqs.push_back(s);
                 last = s;
                 if ((int32_t) seqs.size() > n_ubatch) break;

@@ -1,6 +1,9 @@
 package org.emovec.cli;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -12,7 +15,10 @@ import org.emovec.pipeline.Bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, subcommands = BenchHooksCommand.class,
         description = {"Time the pipeline's own work on one model, in one run: story generation (the paper's prompt, sampling on; KV of each",
@@ -20,6 +26,8 @@ import picocli.CommandLine.Option;
                 "scoring (4032 prompts; the steered pairs with and without span steering), model load time and peak device memory.",
                 "Prints a table, writes JSON. 'emovec bench hooks' measures what capture and steering cost in isolation."})
 final class BenchCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
     @Option(names = {"-m", "--model"}, description = "GGUF model (default: the embedded tiny random model)")
     Path model;
 
@@ -53,6 +61,11 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--peak-bandwidth", defaultValue = "3.0e12", description = "the device's memory bandwidth in bytes/s, for the ceilings (default: ${DEFAULT-VALUE})")
     double peakBandwidth;
 
+    @Option(names = "--extraction-shapes", split = ",", paramLabel = "BATCHxUBATCH",
+            description = "also time plain extraction prefill in these llama_decode batch x ubatch token sizes, e.g. 2048x512,2048x2048"
+                    + " (the pipeline's own shape is always timed; ignored with --vram-budget)")
+    List<String> extractionShapes = List.of();
+
     @Option(names = "--soak-minutes", description = "instead: generate stories with capture of every layer without pause for this long, and print"
             + " tokens/s, heap after GC, resident and device memory every minute (a long-run stability check)")
     Double soakMinutes;
@@ -67,7 +80,17 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Path modelPath = model != null ? model : DefaultModel.tiny();
         Sizing sizing = Sizing.of(parallel, modelPath, vramBudget);
-        Bench.Options options = new Bench.Options(emotions, topics, stories, storyMaxTokens, layer, peakTflops, peakBandwidth);
+        List<int[]> shapes = new ArrayList<>();
+        for (String shape : extractionShapes) {
+            String[] bu = shape.toLowerCase(Locale.ROOT).split("x");
+            try {
+                if (bu.length != 2 || Integer.parseInt(bu[0]) < 1 || Integer.parseInt(bu[1]) < 1) throw new NumberFormatException();
+                shapes.add(new int[] {Integer.parseInt(bu[0]), Integer.parseInt(bu[1])});
+            } catch (NumberFormatException e) {
+                throw new ParameterException(spec.commandLine(), "--extraction-shapes: '" + shape + "' is not BATCHxUBATCH (e.g. 2048x512)");
+            }
+        }
+        Bench.Options options = new Bench.Options(emotions, topics, stories, storyMaxTokens, layer, peakTflops, peakBandwidth, shapes);
         if (soakMinutes != null) {
             var samples = Bench.soak(modelPath, gpuLayers, sizing, options, soakMinutes);
             if (out != null) AtomicFiles.writeString(out, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(samples));

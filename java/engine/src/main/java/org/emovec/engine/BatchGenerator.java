@@ -67,6 +67,8 @@ public final class BatchGenerator implements AutoCloseable {
         public long rowsFromCandidates;
         /** Prompt tokens not prefilled because another sequence's KV cache held them. */
         public long sharedPromptTokens;
+        /** Micro-batches llama.cpp ran: each reads every weight once, so a decode step should be one. */
+        public long ubatches, decodeOnlyUbatches;
 
         public double decodeOnlyTokensPerSecond() { return decodeOnlyTokens / (decodeOnlyNanos / 1e9); }
         public double generatedTokensPerSecond() { return generatedTokens / (totalNanos / 1e9); }
@@ -173,23 +175,25 @@ public final class BatchGenerator implements AutoCloseable {
                 Feeder.Start start;
                 while (!s.busy() && (start = feeder.next(s)) != null) assign(s, start, memory, listener);
             }
-            // Build one batch: every decoding sequence's pending token first, then prompt chunks as room allows.
+            // Build one batch: first one token of every busy sequence in sequence order (its pending token, or the
+            // next prompt token), then the rest of the prompts as room allows. With a KV stream per sequence,
+            // llama.cpp puts sequences in one micro-batch only while their ids run consecutively in batch order
+            // (llama_batch_allocr::split_equal), and every micro-batch reads all the weights: listing decoding
+            // sequences alone first would split each step at every sequence still prefilling, more and more
+            // often as sequences drift out of step over a long run.
             int count = 0;
             for (Slot s : slots) {
-                if (s.busy() && !s.prefilling()) {
+                if (!s.busy()) continue;
+                if (s.prefilling()) count = addPrompt(s, s.fed, 1, count, tokens, pos, seqs, wantLogits, rowSlot);
+                else {
                     tokens[count] = s.pending; pos[count] = s.past; seqs[count] = s.seq; wantLogits[count] = 1;
                     rowSlot[count++] = s.seq;
                 }
             }
             for (Slot s : slots) {
                 if (!s.busy() || !s.prefilling() || count == n) continue;
-                int[] prompt = s.request.prompt();
-                int take = Math.min(prompt.length - s.fed, n - count);
-                for (int j = 0; j < take; j++) {
-                    tokens[count] = prompt[s.fed + j]; pos[count] = s.fed + j; seqs[count] = s.seq;
-                    wantLogits[count] = (byte) (s.fed + j == prompt.length - 1 ? 1 : 0);
-                    rowSlot[count++] = s.seq;
-                }
+                int rest = s.request.prompt().length - s.fed - 1;
+                count = addPrompt(s, s.fed + 1, Math.min(rest, n - count), count, tokens, pos, seqs, wantLogits, rowSlot);
             }
             if (count == 0) {
                 stats.totalNanos += System.nanoTime() - runStart;
@@ -206,6 +210,7 @@ public final class BatchGenerator implements AutoCloseable {
                         + (rc == 1 ? ": the KV cache is full, lower --parallel or raise --ctx" : ""));
             }
             hooks.check();
+            int ubatches = hooks.ubatches();
             // Advance positions; collect the rows whose logits we sample.
             int nRows = 0, prefill = 0;
             for (int i = 0; i < count; i++) {
@@ -258,13 +263,26 @@ public final class BatchGenerator implements AutoCloseable {
             stats.generatedTokens += nRows;
             stats.decodeNanos += decoded - stepStart;
             stats.sampleNanos += sampledAt - decoded;
+            stats.ubatches += ubatches;
             if (prefill == 0) {
+                stats.decodeOnlyUbatches += ubatches;
                 stats.decodeOnlySteps++;
                 stats.decodeOnlyTokens += nRows;
                 stats.decodeOnlyNanos += stepEnd - stepStart;
             }
             listener.step(nRows, active);
         }
+    }
+
+    /** Adds take prompt tokens of s from prompt position from to the batch at count; returns the new count. */
+    private static int addPrompt(Slot s, int from, int take, int count, int[] tokens, int[] pos, int[] seqs, byte[] wantLogits, int[] rowSlot) {
+        int[] prompt = s.request.prompt();
+        for (int p = from; p < from + take; p++) {
+            tokens[count] = prompt[p]; pos[count] = p; seqs[count] = s.seq;
+            wantLogits[count] = (byte) (p == prompt.length - 1 ? 1 : 0);
+            rowSlot[count++] = s.seq;
+        }
+        return count;
     }
 
     private void assign(Slot s, Feeder.Start start, Pointer memory, Listener listener) {

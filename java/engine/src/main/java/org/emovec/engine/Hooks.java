@@ -173,6 +173,9 @@ final class Hooks implements AutoCloseable {
         emovec_hooks_begin(handle, n, pos, seqs, wantLogits, nUbatch, splitEqual);
     }
 
+    /** Micro-batches llama.cpp splits the batch given to the last {@link #begin} into. */
+    int ubatches() { return emovec_hooks_ubatches(handle); }
+
     /** After llama_decode: throws when the hooks lost track of the batch. */
     void check() {
         String e = emovec_hooks_error(handle).getString();

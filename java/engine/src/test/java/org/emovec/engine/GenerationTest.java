@@ -84,6 +84,41 @@ class GenerationTest {
     }
 
     @Test
+    void aDecodeStepStaysOneMicroBatchWhileRefilledSlotsStartTheirPrompts() {
+        // With a KV stream per sequence, llama.cpp keeps sequences in one micro-batch only while their ids run
+        // consecutively in the batch, and each micro-batch reads every weight: a slot refilled between decoding
+        // slots must add one micro-batch for its prompt, not split the decoding ones around it. Capture makes
+        // the hooks check every micro-batch emovec counts against the positions llama.cpp actually ran.
+        List<GenerationRequest> reqs = new ArrayList<>();
+        for (int i = 0; i < 24; i++) {
+            reqs.add(request("r" + i, "Item number " + (100 + i), i, 3 + (i * 5) % 13).withCapture(CaptureRequest.mean(Span.all(), 1)));
+        }
+        List<String> tooMany = new ArrayList<>();
+        int[] finished = {0}, starting = {4};
+        long[] seen = {0};
+        int[] fullSteps = {0};
+        try (BatchGenerator g = new BatchGenerator(model, GeneratorOptions.of(4, 64)).captureLayers(1)) {
+            g.run(reqs.iterator(), new BatchGenerator.Listener() {
+                public void finished(GenerationResult r) { finished[0]++; }
+
+                public void step(int n, int active) {
+                    long ubatches = g.stats().ubatches - seen[0];
+                    seen[0] = g.stats().ubatches;
+                    // active == 4: no slot was idle in this step, so the decoding slots' ids ran 0..3 unbroken
+                    if (active == 4) {
+                        fullSteps[0]++;
+                        if (ubatches > 1 + starting[0]) tooMany.add(ubatches + " micro-batches with " + starting[0] + " prompts starting");
+                    }
+                    starting[0] = finished[0]; // finished slots are refilled at the start of the next step
+                    finished[0] = 0;
+                }
+            });
+        }
+        assertTrue(fullSteps[0] > 20, "steps with every slot busy: " + fullSteps[0]);
+        assertEquals(List.of(), tooMany);
+    }
+
+    @Test
     void requestsWithOnePromptShareItsKvCacheAndGetTheSameTokens() {
         // Groups of identical prompts (the paper's 12 stories per emotion and topic) among unique ones, more
         // requests than slots, so prompts are shared in place, copied from busy and from finished sequences,

@@ -17,6 +17,7 @@ import org.emovec.engine.Model;
 import org.emovec.engine.PromptScorer;
 import org.emovec.engine.ScoreRequest;
 import org.emovec.engine.ScoreResult;
+import org.emovec.engine.ScorerOptions;
 import org.emovec.engine.Sizing;
 import org.emovec.engine.Span;
 import org.emovec.paperdata.PaperData;
@@ -31,9 +32,16 @@ import org.emovec.paperdata.PaperData;
 public final class Bench {
     /**
      * What to run: stories for `emotions` x `topics` x `storiesPerTopic` at most `storyMaxTokens` new tokens each;
-     * `layer` the steered layer (-1: 2/3 of the depth); peak TFLOP/s and bandwidth (bytes/s) for the ceilings.
+     * `layer` the steered layer (-1: 2/3 of the depth); peak TFLOP/s and bandwidth (bytes/s) for the ceilings;
+     * `extractionShapes`: more {batch tokens, ubatch tokens} shapes to time plain extraction prefill at, beside the
+     * pipeline's own (finding the fastest shape; without a VRAM budget only).
      */
-    public record Options(int emotions, int topics, int storiesPerTopic, int storyMaxTokens, int layer, double peakTflops, double peakBandwidth) {}
+    public record Options(int emotions, int topics, int storiesPerTopic, int storyMaxTokens, int layer, double peakTflops, double peakBandwidth,
+                          List<int[]> extractionShapes) {
+        public Options {
+            extractionShapes = extractionShapes == null ? List.of() : List.copyOf(extractionShapes);
+        }
+    }
 
     /** One measured figure: what, how many items and tokens in how long, and the stage's peak device memory. */
     public record Row(String stage, String condition, long items, long tokens, double seconds, double itemsPerSecond, double tokensPerSecond,
@@ -100,8 +108,13 @@ public final class Bench {
             int[] layers = IntStream.range(0, model.layers() - 1).toArray();
             double meanNorm = 0;
             int layer = o.layer() >= 0 ? o.layer() : s.layer(); // default: the layer the pipeline checks and steers at
-            for (boolean capture : new boolean[] {false, true}) {
-                try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, sizing.scorer(8192, longest))) {
+            ScorerOptions pipelineShape = Extract.scorerOptions(sizing, longest);
+            List<ScorerOptions> shapes = new ArrayList<>(List.of(pipelineShape));
+            if (sizing.plan() == null) for (int[] bu : o.extractionShapes()) shapes.add(pipelineShape.withBatch(Math.max(bu[0], longest), bu[1]));
+            for (int k = 0; k <= shapes.size(); k++) {
+                boolean capture = k == shapes.size(); // last: capture, at the pipeline's shape
+                ScorerOptions shape = capture ? pipelineShape : shapes.get(k);
+                try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, shape)) {
                     List<ScoreRequest> qs = new ArrayList<>();
                     for (int i = 0; i < tokens.size(); i++) {
                         ScoreRequest q = ScoreRequest.of("s" + i, tokens.get(i));
@@ -122,7 +135,8 @@ public final class Bench {
                         }
                         meanNorm = count == 0 ? 1 : sum / count;
                     }
-                    rows.add(new Row("extraction", capture ? "capture " + layers.length + " layers" : "plain prefill (peer)", tokens.size(), n, secs,
+                    String where = shape.batchTokens() + "-token batches, ubatch " + shape.ubatchTokens();
+                    rows.add(new Row("extraction", (capture ? "capture " + layers.length + " layers, " : "plain prefill, ") + where, tokens.size(), n, secs,
                             tokens.size() / secs, n / secs, peak.bytes(), gpu ? computeCeiling : null));
                     print(rows.get(rows.size() - 1));
                 }
@@ -136,7 +150,7 @@ public final class Bench {
             List<int[]> pairs = Validate.steeredPairs(steered);
             float[] v = Validate.randomDirections(1, model.width(), s.seed())[0];
             double alpha = s.steerAlphaNorm() * meanNorm;
-            try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, sizing.scorer(8192, 512))) {
+            try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, Validate.scorerOptions(sizing))) {
                 List<ScoreRequest> all = Validate.preferenceRequests(prompts, candidates);
                 List<ScoreRequest> steer = Validate.steeredRequests(prompts, pairs, steered, layer, v, alpha, candidates);
                 List<ScoreRequest> plain = steer.stream().map(q -> q.withSteering(List.of())).toList();
@@ -172,7 +186,7 @@ public final class Bench {
             List<GenerationRequest> requests = Stories.requests(model, calls.subList(0, Math.min(calls.size(), 4096)), s).stream()
                     .map(q -> q.withCapture(CaptureRequest.mean(Span.all(), layers))).toList();
             long end = System.nanoTime() + (long) (minutes * 60e9), start = System.nanoTime();
-            long[] tokens = {0}, minute = {start};
+            long[] tokens = {0}, minute = {start}, ubatches = {0}, steps = {0};
             var options = sizing.generator(Stories.contextPerSequence(requests), requests.size());
             try (BatchGenerator g = new BatchGenerator(model, options).captureLayers(layers)) {
                 java.util.Iterator<GenerationRequest> endless = new java.util.Iterator<>() {
@@ -192,6 +206,10 @@ public final class Bench {
                         Map<String, Object> m = new LinkedHashMap<>();
                         m.put("minute", samples.size() + 1);
                         m.put("tokens_per_second", tokens[0] / ((now - minute[0]) / 1e9));
+                        // llama.cpp micro-batches per decode step: more means each step reads the weights more often
+                        m.put("ubatches_per_step", (double) (g.stats().ubatches - ubatches[0]) / (g.stats().steps - steps[0]));
+                        ubatches[0] = g.stats().ubatches;
+                        steps[0] = g.stats().steps;
                         m.put("heap_after_gc_mib", (rt.totalMemory() - rt.freeMemory()) >> 20);
                         m.put("rss_mib", residentMiB());
                         m.put("device_used_mib", GpuMemory.used() < 0 ? -1 : GpuMemory.used() >> 20);

@@ -56,6 +56,9 @@ public final class Validate {
 
     private Validate() {}
 
+    /** How the checks pack their short prompts (preferences, probes) into llama_decode calls. */
+    static ScorerOptions scorerOptions(Sizing sizing) { return sizing.scorer(8192, 512); }
+
     public static Path resultFile(RunDir dir, int layer) { return dir.validate().resolve("L" + layer + ".json"); }
 
     public static LayerResult read(RunDir dir, int layer) throws IOException {
@@ -84,7 +87,7 @@ public final class Validate {
         Files.createDirectories(dir.validate());
         List<PaperData.Activity> activities = PaperData.activities();
         int[] candidates = {singleToken(model, "A"), singleToken(model, "B")};
-        ScorerOptions options = sizing.scorer(8192, 512);
+        ScorerOptions options = scorerOptions(sizing);
         long started = System.nanoTime();
         try (PromptScorer scorer = new PromptScorer(model, options)) {
             long t0 = System.nanoTime();
