@@ -42,11 +42,19 @@ if "stories_decode_only_tokens_per_second_shared" in bench:
 add("stories tok/s vs HF generate (best batch)", story["tokensPerSecond"], hf and hf["best_generate_tokens_per_second"], "HF generate", ">= 3x")
 add("extraction tok/s (capture every layer)", extract["tokensPerSecond"], hf and hf["best_forward_tokens_per_second"], "HF forward+hidden states", ">= 1.0x")
 add("plain prefill tok/s", prefill["tokensPerSecond"], bb_pre and bb_pre["speed_pp"], "llama-batched-bench S_PP", "")
+fastest = max((r for r in bench["rows"] if r["stage"] == "extraction" and r["condition"].startswith("plain prefill")), key=lambda r: r["tokensPerSecond"])
+if fastest is not prefill:
+    add(f"plain prefill, fastest shape ({fastest['condition'].split(', ', 1)[1]})", fastest["tokensPerSecond"],
+        hf and hf["best_forward_tokens_per_second"], "HF forward+hidden states", "")
 add("preference prompts/s, span steering", steered["itemsPerSecond"], unsteered["itemsPerSecond"], "unsteered", ">= 0.95x")
 for r in (story, extract, steered):
     if r.get("ceilingTokensPerSecond"):
         lines.append((f"{r['stage']} vs ceiling", f"{r['tokensPerSecond']:,.0f} of {r['ceilingTokensPerSecond']:,.0f} tok/s", f"{r['tokensPerSecond'] / r['ceilingTokensPerSecond']:.1%}"))
 lines.append(("ceiling basis", f"{ceil['flops_per_token'] / 1e9:.1f} GFLOP/token, {ceil['peak_tflops']:.0f} TFLOP/s, {ceil['peak_bandwidth_bytes_per_second'] / 1e12:.1f} TB/s", ""))
+paper = bench.get("paper_scale") or {}
+if "total_hours" in paper:
+    lines.append(("paper scale at these rates", f"stories {paper['stories_seconds'] / 3600:.2f} h + extraction {paper['extraction_seconds'] / 3600:.2f} h"
+                  f" + validate {paper['validate_seconds_per_layer'] / 60:.1f} min per layer", f"{paper['total_hours']:.2f} h (goal < 3 h)"))
 lines.append(("peak device memory", f"{bench['peak_device_bytes'] / 2**30:.2f} GiB", ""))
 w = max(len(a) for a, _, _ in lines)
 for a, b, c in lines:

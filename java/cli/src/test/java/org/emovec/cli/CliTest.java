@@ -52,13 +52,21 @@ class CliTest {
     @Test
     void benchTimesEveryStageAndWritesJson() throws Exception {
         Path json = dir.resolve("bench.json");
-        Run r = run("bench", "--model", tiny().toString(), "--emotions", "2", "--topics", "1", "--stories", "3", "--story-max-tokens", "16", "-o", json.toString());
+        Run r = run("bench", "--model", tiny().toString(), "--emotions", "2", "--topics", "1", "--stories", "3", "--story-max-tokens", "16",
+                "--extraction-shapes", "1024x256", "-o", json.toString());
         assertEquals(0, r.code(), r.err());
-        var rows = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.toFile()).get("rows");
-        assertEquals(7, rows.size());
+        var result = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.toFile());
+        var rows = result.get("rows");
+        assertEquals(8, rows.size());
         assertEquals(6, rows.get(1).get("items").asInt(), "2 emotions x 3 stories sharing one prompt each");
-        assertEquals(4032, rows.get(4).get("items").asInt(), "every ordered pair of the 64 activities");
+        assertTrue(rows.get(3).get("condition").asText().contains("1024-token batches, ubatch 256"), rows.get(3).toString());
+        assertEquals(4032, rows.get(5).get("items").asInt(), "every ordered pair of the 64 activities");
         assertTrue(r.out().contains("span steering"), r.out());
+        // the paper's corpus at these rates: 171 x 100 x 12 stories and 40 x 2 dialogues, at the shared-prompt story rate
+        var paper = result.get("paper_scale");
+        assertEquals(205_280, paper.get("texts").asLong());
+        assertEquals(205_280 / rows.get(1).get("itemsPerSecond").asDouble(), paper.get("stories_seconds").asDouble(), 1e-6);
+        assertTrue(r.out().contains("paper scale at these rates"), r.out());
     }
 
     @Test

@@ -54,7 +54,9 @@ public final class Bench {
         List<Row> rows = new ArrayList<>();
         long before = GpuMemory.used();
         long t0 = System.nanoTime();
+        int layerCount;
         try (Model model = Model.load(modelPath, gpuLayers)) {
+            layerCount = model.layers();
             double load = (System.nanoTime() - t0) / 1e9;
             long afterLoad = GpuMemory.used();
             out.put("model", modelPath.toString());
@@ -168,7 +170,35 @@ public final class Bench {
         }
         out.put("rows", rows);
         out.put("peak_device_bytes", rows.stream().mapToLong(Row::peakDeviceBytes).max().orElse(-1));
+        out.put("paper_scale", paperScale(rows, Settings.paper(layerCount), o.storyMaxTokens()));
         return out;
+    }
+
+    /**
+     * The paper-scale run timed from this bench's rates: the paper's 205,200 stories (of this bench's length, at
+     * most storyMaxTokens new tokens) and neutral dialogues generated with shared prompts, all of them extracted at
+     * every layer, and at one checked layer the 4032 preference prompts plus the steered pairs under each steering
+     * condition (the top emotions and the exemplars).
+     */
+    static Map<String, Object> paperScale(List<Row> rows, Settings paper, int storyMaxTokens) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        long texts = (long) paper.emotions().size() * paper.topics() * paper.storiesPerTopic() + (long) paper.neutralTopics() * paper.dialoguesPerTopic();
+        int conditions = paper.steerTop() + paper.steerExemplars().size();
+        Row stories = row(rows, "stories", "prompt KV shared"), extraction = row(rows, "extraction", "capture");
+        Row preferences = row(rows, "preferences", "all prompts"), steering = row(rows, "preferences", "steered pairs, span steering");
+        if (stories == null || extraction == null || preferences == null || steering == null) return m;
+        m.put("texts", texts);
+        m.put("story_max_tokens", storyMaxTokens);
+        m.put("steering_conditions", conditions);
+        m.put("stories_seconds", texts / stories.itemsPerSecond());
+        m.put("extraction_seconds", texts / extraction.itemsPerSecond());
+        m.put("validate_seconds_per_layer", preferences.items() / preferences.itemsPerSecond() + conditions * steering.items() / steering.itemsPerSecond());
+        m.put("total_hours", ((double) m.get("stories_seconds") + (double) m.get("extraction_seconds") + (double) m.get("validate_seconds_per_layer")) / 3600);
+        return m;
+    }
+
+    private static Row row(List<Row> rows, String stage, String conditionStart) {
+        return rows.stream().filter(r -> r.stage().equals(stage) && r.condition().startsWith(conditionStart)).findFirst().orElse(null);
     }
 
     /**
@@ -246,7 +276,7 @@ public final class Bench {
         @SuppressWarnings("unchecked") List<Row> rows = (List<Row>) result.get("rows");
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "model %s, load %.1f s%n", result.get("model_description"), (Double) result.get("load_seconds")));
-        sb.append(String.format(Locale.ROOT, "%-12s %-44s %8s %10s %10s %9s %10s%n", "stage", "condition", "items/s", "tok/s", "vs first", "of ceiling", "peak dev"));
+        sb.append(String.format(Locale.ROOT, "%-12s %-52s %8s %10s %10s %9s %10s%n", "stage", "condition", "items/s", "tok/s", "vs first", "of ceiling", "peak dev"));
         String stage = "";
         double first = 0;
         for (Row r : rows) {
@@ -257,10 +287,18 @@ public final class Bench {
             // preferences: compare the steered pairs with and without steering (same prompts)
             if (r.stage().equals("preferences") && r.condition().startsWith("steered pairs, unsteered")) first = r.itemsPerSecond();
             double base = r.stage().equals("preferences") ? r.itemsPerSecond() : r.tokensPerSecond();
-            sb.append(String.format(Locale.ROOT, "%-12s %-44s %8.1f %10.0f %9s %9s %10s%n", r.stage(), r.condition(), r.itemsPerSecond(), r.tokensPerSecond(),
+            sb.append(String.format(Locale.ROOT, "%-12s %-52s %8.1f %10.0f %9s %9s %10s%n", r.stage(), r.condition(), r.itemsPerSecond(), r.tokensPerSecond(),
                     first > 0 ? String.format(Locale.ROOT, "%.1f%%", 100 * base / first) : "",
                     r.ceilingTokensPerSecond() == null ? "" : String.format(Locale.ROOT, "%.1f%%", 100 * r.tokensPerSecond() / r.ceilingTokensPerSecond()),
                     r.peakDeviceBytes() < 0 ? "n/a" : String.format(Locale.ROOT, "%.2f GiB", r.peakDeviceBytes() / 1073741824.0)));
+        }
+        @SuppressWarnings("unchecked") Map<String, Object> paper = (Map<String, Object>) result.get("paper_scale");
+        if (paper != null && paper.containsKey("total_hours")) {
+            sb.append(String.format(Locale.ROOT, "paper scale at these rates (%,d texts of <= %d new tokens, every layer, %d steering conditions): "
+                            + "stories %.2f h, extraction %.2f h, validate %.1f min per layer; %.2f h in all%n",
+                    (long) paper.get("texts"), (int) paper.get("story_max_tokens"), (int) paper.get("steering_conditions"),
+                    (double) paper.get("stories_seconds") / 3600, (double) paper.get("extraction_seconds") / 3600,
+                    (double) paper.get("validate_seconds_per_layer") / 60, (double) paper.get("total_hours")));
         }
         return sb.toString();
     }
