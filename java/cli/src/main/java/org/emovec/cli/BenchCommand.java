@@ -84,8 +84,10 @@ final class BenchCommand implements Callable<Integer> {
         for (String shape : extractionShapes) {
             String[] bu = shape.toLowerCase(Locale.ROOT).split("x");
             try {
-                if (bu.length != 2 || Integer.parseInt(bu[0]) < 1 || Integer.parseInt(bu[1]) < 1) throw new NumberFormatException();
-                shapes.add(new int[] {Integer.parseInt(bu[0]), Integer.parseInt(bu[1])});
+                if (bu.length != 2) throw new NumberFormatException();
+                int[] sizes = {Integer.parseInt(bu[0]), Integer.parseInt(bu[1])};
+                if (sizes[0] < 1 || sizes[1] < 1) throw new NumberFormatException();
+                shapes.add(sizes);
             } catch (NumberFormatException e) {
                 throw new ParameterException(spec.commandLine(), "--extraction-shapes: '" + shape + "' is not BATCHxUBATCH (e.g. 2048x512)");
             }

@@ -190,10 +190,12 @@ public final class Bench {
         m.put("texts", texts);
         m.put("story_max_tokens", storyMaxTokens);
         m.put("steering_conditions", conditions);
-        m.put("stories_seconds", texts / stories.itemsPerSecond());
-        m.put("extraction_seconds", texts / extraction.itemsPerSecond());
-        m.put("validate_seconds_per_layer", preferences.items() / preferences.itemsPerSecond() + conditions * steering.items() / steering.itemsPerSecond());
-        m.put("total_hours", ((double) m.get("stories_seconds") + (double) m.get("extraction_seconds") + (double) m.get("validate_seconds_per_layer")) / 3600);
+        double storySeconds = texts / stories.itemsPerSecond(), extractionSeconds = texts / extraction.itemsPerSecond();
+        double validateSeconds = preferences.items() / preferences.itemsPerSecond() + conditions * steering.items() / steering.itemsPerSecond();
+        m.put("stories_seconds", storySeconds);
+        m.put("extraction_seconds", extractionSeconds);
+        m.put("validate_seconds_per_layer", validateSeconds);
+        m.put("total_hours", (storySeconds + extractionSeconds + validateSeconds) / 3600);
         return m;
     }
 
