@@ -52,7 +52,7 @@ cmake --install "$build" >/dev/null
 own="$root/target/native/$key"
 echo "emovec: libemovec -> $own" >&2
 configure "$root/native" "$root/target/native-build/$key" -DCMAKE_BUILD_TYPE=Release -DLLAMA_PREFIX="$prefix" \
-  -DCMAKE_INSTALL_PREFIX="$own" "${own_opts[@]}"
+  -DLLAMA_SOURCE_DIR="$src" -DCMAKE_INSTALL_PREFIX="$own" "${own_opts[@]}"
 cmake --build "$root/target/native-build/$key" -j "$(nproc)" >&2
 cmake --install "$root/target/native-build/$key" >/dev/null
 echo "$prefix"

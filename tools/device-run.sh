@@ -146,12 +146,16 @@ PY
     stamp "HF transformers (float32 and float16) on the same weights"
     python3 "$root/tools/hf-reference/compare.py" "$W/hf-4l-$wt" "$W/cap-plain-$wt" "$W/cap-steered-$wt" "$W/v.npy" > "$W/results/hf-compare-$wt.json"
     python3 -c "import json,sys; d=json.load(open(sys.argv[1])); [d[k].pop('ab_delta') for k in ('emovec','hf_float16')]; d.pop('ab_delta_hf_float32'); print(json.dumps(d))" "$W/results/hf-compare-$wt.json"
-    stamp "CUDA mean capture (all layers, from position 5) vs the mean of the captured rows"
-    emovec capture --model "$small" -p "$W/ab-prompts.jsonl" -o "$W/cap-mean-$wt" --layers all --reduce mean --from 5 "${exact[@]}"
-    python3 - "$W/cap-plain-$wt" "$W/cap-mean-$wt" <<'PY' | tee "$W/results/mean-check-$wt.txt"
+    # Mean capture orders its kernels by an event on llama.cpp's stream; row capture synchronises: both must agree.
+    stamp "CUDA mean capture (all layers, from position 5), plain and steered, vs the mean of the captured rows"
+    emovec capture --model "$small" -p "$W/ab-prompts.jsonl" -o "$W/cap-mean-plain-$wt" --layers all --reduce mean --from 5 "${exact[@]}"
+    emovec capture --model "$small" -p "$W/ab-prompts.jsonl" -o "$W/cap-mean-steered-$wt" --layers all --reduce mean --from 5 \
+      --ubatch 16 --steer "$W/v.npy" --steer-layer 1 --alpha-norm 0.5 "${exact[@]}"
+    for kind in plain steered; do
+      python3 - "$W/cap-$kind-$wt" "$W/cap-mean-$kind-$wt" "$kind" <<'PY' | tee -a "$W/results/mean-check-$wt.txt"
 import json, sys
 import numpy as np
-rows_dir, mean_dir = sys.argv[1:3]
+rows_dir, mean_dir, kind = sys.argv[1:4]
 meta = json.load(open(f"{rows_dir}/capture.json"))
 worst = 0.0
 for l in meta["layers"]:
@@ -161,8 +165,9 @@ for l in meta["layers"]:
     for i, p in enumerate(meta["prompts"]):
         ref = rows[p["first_row"] + 5:p["first_row"] + p["rows"]].astype(np.float64).mean(0)
         worst = max(worst, float(np.linalg.norm(means[i] - ref) / np.linalg.norm(ref)))
-print(f"mean capture vs mean of captured rows: max rel. error {worst:.2e} ({'OK' if worst < 1e-4 else 'MISMATCH'})")
+print(f"{kind}: mean capture vs mean of captured rows: max rel. error {worst:.2e} ({'OK' if worst < 1e-4 else 'MISMATCH'})")
 PY
+    done
     rm -rf "$W/hf-4l-$wt" "$small"   # disk: the F32 export is 8 GB
   done
 }
@@ -190,7 +195,7 @@ job_pipeline() {
 job_bench() {
   # Issue 5: emovec bench (the pipeline's own work) and its peers on the same weights, in one run.
   stamp "emovec bench on $model"
-  emovec bench --model "$model" ${BENCH_ARGS:---emotions 12 --topics 4} --parallel 256 --extraction-shapes ${EXTRACTION_SHAPES:-8192x512,1024x1024,2048x1024,4096x1024} -o "$W/results/bench-$TYPE.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
+  emovec bench --model "$model" ${BENCH_ARGS:---emotions 12 --topics 4} --parallel 256 --extraction-shapes ${EXTRACTION_SHAPES:-8192x512,2048x512,1024x1024,4096x1024} -o "$W/results/bench-$TYPE.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
   stamp "peer: llama-batched-bench decode (256 x 64 + 256) and prefill (16 x 512)"
   "$prefix/bin/llama-batched-bench" -m "$model" -c $((256 * 320)) -b 2048 -ub 512 -ngl 99 -npp 64 -ntg 256 -npl 256 \
     --output-format jsonl 2> "$W/bb.log" | grep '^{' > "$W/results/bb-decode.jsonl"

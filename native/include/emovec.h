@@ -39,6 +39,9 @@ struct emovec_hooks;
 struct emovec_hooks * emovec_hooks_new(int32_t top_k);
 void emovec_hooks_free(struct emovec_hooks * hooks);
 ggml_backend_sched_eval_callback emovec_hooks_callback(void);
+// The context the hooks were installed in, once created: on the GPU the hooks then order their kernels before
+// llama.cpp's next ones by an event on llama.cpp's stream instead of synchronising after every hooked layer.
+void emovec_hooks_attach(struct emovec_hooks * hooks, struct llama_context * ctx);
 // Before each llama_decode: the batch's positions, sequences and output flags (as given to emovec_batch_fill),
 // the context's n_ubatch, and split_equal = the context keeps a KV stream per sequence (kv_unified false and
 // n_seq_max > 1), which decides how llama.cpp splits the batch into ubatches. Forgets the previous decode's

@@ -190,6 +190,7 @@ void emovec_hooks_free(struct emovec_hooks * h) {
         fprintf(stderr, "emovec hooks: %lld residual calls, %.1f ms in the hook (position checks %.1f ms, capture/steer %.1f ms)\n",
                 (long long) h->prof_calls, 1e3 * h->prof_total, 1e3 * h->prof_positions, 1e3 * h->prof_eval);
     }
+    if (h != nullptr) emovec::llama_stream_free(h);
 #ifdef EMOVEC_CUDA
     if (h != nullptr && h->gpu != nullptr) emovec_cuda_free(h->gpu);
     if (h != nullptr && h->residual_gpu != nullptr) emovec_cuda_residual_free(h->residual_gpu);
@@ -198,6 +199,11 @@ void emovec_hooks_free(struct emovec_hooks * h) {
 }
 
 ggml_backend_sched_eval_callback emovec_hooks_callback(void) { return on_eval; }
+
+void emovec_hooks_attach(struct emovec_hooks * h, struct llama_context * ctx) {
+    emovec::llama_stream_free(h);
+    h->ctx = ctx;
+}
 
 void emovec_hooks_begin(struct emovec_hooks * h, int32_t n, const int32_t * pos, const int32_t * seqs,
                         const int8_t * want_logits, int32_t n_ubatch, bool split_equal) {

@@ -9,6 +9,9 @@
 #include <vector>
 
 struct ggml_tensor;
+struct ggml_backend;
+struct ggml_backend_event;
+struct llama_context;
 
 namespace emovec {
 
@@ -42,7 +45,8 @@ struct SteerSpec {
 // The rows of one sequence a capture reads in one ubatch's tensor.
 struct Group {
     int32_t seq;
-    std::vector<int32_t> rows; // tensor rows
+    std::vector<int32_t> rows;  // tensor rows
+    const CaptureSpec * spec;   // the sequence's capture (emovec_hooks::captures does not change during a decode)
 };
 
 // llama.cpp's split of a batch into ubatches (llama_batch_allocr::split_simple / split_equal): batch indices,
@@ -70,6 +74,11 @@ struct emovec_hooks {
     // EMOVEC_HOOK_PROFILE=1: time spent in the residual hook, printed when the hooks are freed
     int64_t prof_calls = 0;
     double prof_total = 0, prof_positions = 0, prof_eval = 0;
+
+    // --- llama.cpp's stream, which waits for our kernels (llama_stream.cpp) ---
+    struct llama_context * ctx = nullptr;                // from emovec_hooks_attach
+    struct ggml_backend * stream_backend = nullptr;      // llama.cpp's backend computing the hooked tensors
+    struct ggml_backend_event * stream_event = nullptr;  // recorded after our kernels; stream_backend waits on it
 
     // --- residual stream (residual.cpp) ---
     int32_t n_embd = 0, n_layer = 0;
@@ -103,6 +112,13 @@ struct emovec_hooks {
 namespace emovec {
 // Capture and steering at the residual tensor t of model layer `layer` (rows: batch indices of its rows).
 void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::vector<int32_t> & rows);
+
+// The CUDA event (a cudaEvent_t) for the hook's kernels on tensor t to end with, so that llama.cpp's stream,
+// made to wait on it by llama_stream_wait, runs its next node after them; nullptr when llama.cpp's backend for
+// t is not known (no emovec_hooks_attach, or not CUDA): then the hook synchronises its own stream instead.
+void * llama_stream_event(emovec_hooks * h, const ggml_tensor * t);
+void llama_stream_wait(emovec_hooks * h);
+void llama_stream_free(emovec_hooks * h);
 }
 
 #ifdef EMOVEC_CUDA
@@ -125,11 +141,13 @@ struct ResidualCudaPlan {
     // accumulator row of sequence seq = seq * n_captures + capture
     int32_t capture, n_captures;
 };
+// Ends with the CUDA event `done` recorded on our stream, or (done nullptr) with our stream synchronised.
 std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, int64_t n_rows, const ResidualCudaPlan & plan,
                                  bool steer, const float * vectors, int32_t n_vectors, int64_t vectors_version,
-                                 int64_t n_acc_rows);
-// Copies n device accumulator rows from `first` (sums of n_embd, norm sums) to sums[n * n_embd] and norm_sums[n].
-std::string emovec_cuda_residual_read(void * scratch, int64_t first, int64_t n, int64_t n_embd, float * sums, float * norm_sums);
+                                 int64_t n_acc_rows, void * done);
+// Reads n device accumulator rows from `first`: *sums (n x n_embd) and *norm_sums (n) point into pinned memory
+// valid until the next read, or are nullptr when nothing was accumulated on the device.
+std::string emovec_cuda_residual_read(void * scratch, int64_t first, int64_t n, int64_t n_embd, const float ** sums, const float ** norm_sums);
 std::string emovec_cuda_residual_clear(void * scratch, int64_t first, int64_t n, int64_t n_embd);
 std::string emovec_cuda_to_host(void * dst, const void * d_src, size_t bytes);
 void emovec_cuda_residual_free(void * scratch);

@@ -7,6 +7,7 @@
 
 #include "ggml-backend.h"
 
+#include <algorithm>
 #include <cmath>
 #include <climits>
 #include <cstring>
@@ -29,7 +30,7 @@ const std::vector<Group> & capture_groups(emovec_hooks * h, const std::vector<in
         auto it = h->captures.find(tok.seq);
         if (it == h->captures.end() || !it->second.span.has(tok.pos)) continue;
         auto g = group_of.emplace(tok.seq, h->groups.size());
-        if (g.second) h->groups.push_back({tok.seq, {}});
+        if (g.second) h->groups.push_back({tok.seq, {}, &it->second});
         h->groups[g.first->second].rows.push_back((int32_t) r);
     }
     h->groups_ubatch = h->ubatch;
@@ -74,12 +75,12 @@ void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::
     if (capture >= 0 && h->capture_users[layer] > 0) {
         const std::vector<Group> & all = capture_groups(h, rows);
         bool every = true;
-        for (const Group & g : all) every = every && h->captures[g.seq].wants[capture];
+        for (const Group & g : all) every = every && g.spec->wants[capture];
         if (every) {
             chosen = &all;
             plan_id = h->plan_id;
         } else {
-            for (const Group & g : all) if (h->captures[g.seq].wants[capture]) filtered.push_back(g);
+            for (const Group & g : all) if (g.spec->wants[capture]) filtered.push_back(g);
             plan_id = -(++h->filtered_plan_id); // its own id space: never mistaken for the cached groups' plan
         }
     }
@@ -87,8 +88,7 @@ void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::
     if (!steer && groups.empty()) return;
 
     auto keep_row = [&](const Group & g, int32_t r, const float * host_row, const float * device_row) {
-        const CaptureSpec & spec = h->captures[g.seq];
-        const size_t slot = (size_t) (h->batch[rows[r]].pos - spec.span.from) * h->capture_layers.size() + capture;
+        const size_t slot = (size_t) (h->batch[rows[r]].pos - g.spec->span.from) * h->capture_layers.size() + capture;
         float * dst = h->kept_rows[g.seq].data() + slot * n_embd;
         if (host_row != nullptr) std::memcpy(dst, host_row, n_embd * sizeof(float));
 #ifdef EMOVEC_CUDA
@@ -123,7 +123,7 @@ void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::
                     sq += (double) row[j] * row[j];
                 }
                 h->norm_sums[a] += std::sqrt(sq);
-                if (h->captures[g.seq].keep_rows) keep_row(g, r, row, nullptr);
+                if (g.spec->keep_rows) keep_row(g, r, row, nullptr);
             }
             h->row_counts[a] += (int64_t) g.rows.size();
         }
@@ -132,15 +132,20 @@ void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::
 #ifdef EMOVEC_CUDA
     ResidualCudaPlan plan{row_vector.data(), row_coef.data(), plan_id, &groups, capture, (int32_t) h->capture_layers.size()};
     float * x = static_cast<float *>(t->data);
+    // kept rows are copied to the host below, after our kernels: those need our stream synchronised
+    bool host_reads = false;
+    for (const Group & g : groups) host_reads = host_reads || g.spec->keep_rows;
+    void * done = host_reads ? nullptr : llama_stream_event(h, t);
     const std::string err = emovec_cuda_residual(&h->residual_gpu, x, n_embd, n_rows, plan, steer, h->vectors.data(),
-                                                 h->n_vectors, h->vectors_version, (int64_t) h->n_slots * h->capture_layers.size());
+                                                 h->n_vectors, h->vectors_version, (int64_t) h->n_slots * h->capture_layers.size(), done);
     if (!err.empty()) {
         h->error = "CUDA residual hook at layer " + std::to_string(layer) + ": " + err;
         return;
     }
+    if (done != nullptr) llama_stream_wait(h);
     for (const Group & g : groups) {
         h->row_counts[acc_row(h, g.seq, capture)] += (int64_t) g.rows.size();
-        if (!h->captures[g.seq].keep_rows) continue;
+        if (!g.spec->keep_rows) continue;
         for (int32_t r : g.rows) keep_row(g, r, nullptr, x + (int64_t) r * n_embd);
     }
 #else
@@ -255,23 +260,24 @@ int32_t emovec_capture_read(struct emovec_hooks * h, int32_t n_seqs, const int32
             hi = std::max(hi, acc_row(h, seqs[k], c));
         }
     }
-    // the device accumulators from the first to the last row wanted, in one copy
-    const int64_t n = hi - lo + 1;
-    std::vector<float> dev((size_t) n * h->n_embd, 0.0f), dev_norms(n, 0.0f);
+    // the device accumulators from the first to the last row wanted, in one copy (none: nothing on the device)
+    const float * dev = nullptr;
+    const float * dev_norms = nullptr;
 #ifdef EMOVEC_CUDA
-    if (h->residual_gpu != nullptr && !emovec_cuda_residual_read(h->residual_gpu, lo, n, h->n_embd, dev.data(), dev_norms.data()).empty()) return -1;
+    if (h->residual_gpu != nullptr && !emovec_cuda_residual_read(h->residual_gpu, lo, hi - lo + 1, h->n_embd, &dev, &dev_norms).empty()) return -1;
 #endif
     for (int32_t k = 0; k < n_seqs; ++k) {
         for (int32_t i = 0; i < n_layers; ++i) {
             const int64_t a = acc_row(h, seqs[k], cap[i]), o = (int64_t) k * n_layers + i;
             const int64_t count = h->row_counts[a];
             counts[o] = count;
-            const double norm = dev_norms[a - lo] + (h->host_used ? h->norm_sums[a] : 0.0);
+            const double norm = (dev_norms ? dev_norms[a - lo] : 0.0) + (h->host_used ? h->norm_sums[a] : 0.0);
             mean_norms[o] = count > 0 ? (float) (norm / count) : 0.0f;
-            const float * d = dev.data() + (a - lo) * h->n_embd;
+            const float * d = dev ? dev + (a - lo) * h->n_embd : nullptr;
             const double * hs = h->host_used ? h->sums.data() + a * h->n_embd : nullptr;
             float * out = means + o * h->n_embd;
-            for (int32_t j = 0; j < h->n_embd; ++j) out[j] = count > 0 ? (float) ((d[j] + (hs ? hs[j] : 0.0)) / count) : 0.0f;
+            if (count == 0) std::fill(out, out + h->n_embd, 0.0f);
+            else for (int32_t j = 0; j < h->n_embd; ++j) out[j] = (float) (((d ? d[j] : 0.0) + (hs ? hs[j] : 0.0)) / count);
         }
     }
     return 0;

@@ -26,11 +26,15 @@ __global__ void steer_kernel(float * x, int64_t n_embd, const int32_t * row_vect
 }
 
 // Capture, pass 1: each block takes one chunk of at most kChunkRows rows of one sequence and writes the
-// chunk's column sums to partial[chunk] and the sum of its rows' norms to chunk_norm[chunk].
+// chunk's column sums to partial[chunk] and the sum of its rows' norms to chunk_norm[chunk]. kDirect: every
+// sequence is one chunk (a decode step: one row each), so the block adds them straight to the sequence's
+// accumulators (partial = acc, chunk_norm = norms) and pass 2 is not needed.
+template <bool kDirect>
 __global__ void partial_kernel(const float * x, int64_t n_embd, const int32_t * chunk_begin, const int32_t * rows,
-                               float * partial, float * chunk_norm) {
+                               float * partial, float * chunk_norm, const int32_t * seq, int32_t capture, int32_t n_captures) {
     __shared__ float part[kChunkRows][kThreads];
     const int32_t c = blockIdx.x, first = chunk_begin[c], n = chunk_begin[c + 1] - first;
+    const int64_t out = kDirect ? (int64_t) seq[c] * n_captures + capture : c; // row of partial (or acc) written
     float sq[kChunkRows] = {};
     for (int64_t j = threadIdx.x; j < n_embd; j += kThreads) {
         float s = 0.0f;
@@ -39,7 +43,8 @@ __global__ void partial_kernel(const float * x, int64_t n_embd, const int32_t * 
             s += v;
             sq[r] += v * v;
         }
-        partial[(int64_t) c * n_embd + j] = s;
+        if (kDirect) partial[out * n_embd + j] += s;
+        else partial[out * n_embd + j] = s;
     }
     for (int r = 0; r < kChunkRows; ++r) part[r][threadIdx.x] = sq[r];
     __syncthreads();
@@ -52,7 +57,8 @@ __global__ void partial_kernel(const float * x, int64_t n_embd, const int32_t * 
     if (threadIdx.x == 0) {
         float total = 0.0f;
         for (int r = 0; r < n; ++r) total += sqrtf(part[r][0]);
-        chunk_norm[c] = total;
+        if (kDirect) chunk_norm[out] += total;
+        else chunk_norm[out] = total;
     }
 }
 
@@ -90,6 +96,8 @@ struct Scratch {
     size_t steer_size = 0;
     float * partial = nullptr;      // capture chunks' partial sums, then their norm sums
     size_t partial_size = 0;
+    float * read_host = nullptr;    // pinned: accumulators read back (sums, then norm sums)
+    size_t read_host_size = 0;
 };
 
 std::string check(cudaError_t e, const char * what) {
@@ -120,7 +128,8 @@ std::string grow(void ** buf, size_t * size, size_t need, bool pinned_host = fal
 }  // namespace
 
 std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, int64_t n_rows, const ResidualCudaPlan & plan,
-                                 bool steer, const float * vectors, int32_t n_vectors, int64_t vectors_version, int64_t n_acc) {
+                                 bool steer, const float * vectors, int32_t n_vectors, int64_t vectors_version, int64_t n_acc,
+                                 void * done) {
     auto * s = static_cast<Scratch *>(*scratch);
     if (s == nullptr) {
         s = new Scratch();
@@ -182,30 +191,41 @@ std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, i
         const int32_t * d_seq_chunks = d_seq + n_seqs;
         const int32_t * d_chunk_begin = d_seq_chunks + n_seqs + 1;
         const int32_t * list = d_chunk_begin + n_chunks + 1;
-        const std::string e = grow(reinterpret_cast<void **>(&s->partial), &s->partial_size, (size_t) n_chunks * (n_embd + 1) * sizeof(float));
-        if (!e.empty()) return e;
-        float * chunk_norm = s->partial + (size_t) n_chunks * n_embd;
-        partial_kernel<<<(unsigned) n_chunks, kThreads, 0, s->stream>>>(d_x, n_embd, d_chunk_begin, list, s->partial, chunk_norm);
-        TRY(cudaPeekAtLastError());
-        combine_kernel<<<dim3((unsigned) n_seqs, chunks), kThreads, 0, s->stream>>>(n_embd, d_seq, plan.capture, plan.n_captures, d_seq_chunks,
-                                                                                      s->partial, chunk_norm, s->acc, s->acc + s->n_acc * n_embd);
-        TRY(cudaPeekAtLastError());
+        float * norms = s->acc + s->n_acc * n_embd;
+        if (n_chunks == n_seqs) { // one chunk per sequence: one pass
+            partial_kernel<true><<<(unsigned) n_chunks, kThreads, 0, s->stream>>>(d_x, n_embd, d_chunk_begin, list, s->acc, norms, d_seq,
+                                                                                  plan.capture, plan.n_captures);
+            TRY(cudaPeekAtLastError());
+        } else {
+            const std::string e = grow(reinterpret_cast<void **>(&s->partial), &s->partial_size, (size_t) n_chunks * (n_embd + 1) * sizeof(float));
+            if (!e.empty()) return e;
+            float * chunk_norm = s->partial + (size_t) n_chunks * n_embd;
+            partial_kernel<false><<<(unsigned) n_chunks, kThreads, 0, s->stream>>>(d_x, n_embd, d_chunk_begin, list, s->partial, chunk_norm,
+                                                                                   d_seq, plan.capture, plan.n_captures);
+            TRY(cudaPeekAtLastError());
+            combine_kernel<<<dim3((unsigned) n_seqs, chunks), kThreads, 0, s->stream>>>(n_embd, d_seq, plan.capture, plan.n_captures,
+                                                                                          d_seq_chunks, s->partial, chunk_norm, s->acc, norms);
+            TRY(cudaPeekAtLastError());
+        }
     }
-    // llama.cpp's next node may overwrite or read this tensor as soon as the hook returns
-    TRY(cudaStreamSynchronize(s->stream));
+    // llama.cpp's next node may overwrite or read this tensor as soon as the hook returns: its stream waits for
+    // `done` (see llama_stream.cpp), or we wait here
+    TRY(done != nullptr ? cudaEventRecord(static_cast<cudaEvent_t>(done), s->stream) : cudaStreamSynchronize(s->stream));
     return "";
 }
 
-std::string emovec_cuda_residual_read(void * scratch, int64_t first, int64_t n, int64_t n_embd, float * sums, float * norm_sums) {
+std::string emovec_cuda_residual_read(void * scratch, int64_t first, int64_t n, int64_t n_embd, const float ** sums, const float ** norm_sums) {
     auto * s = static_cast<Scratch *>(scratch);
-    if (s == nullptr || s->acc == nullptr) {
-        std::fill(sums, sums + n * n_embd, 0.0f);
-        std::fill(norm_sums, norm_sums + n, 0.0f);
-        return "";
-    }
-    TRY(cudaMemcpyAsync(sums, s->acc + first * n_embd, (size_t) n * n_embd * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
-    TRY(cudaMemcpyAsync(norm_sums, s->acc + s->n_acc * n_embd + first, n * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
+    *sums = *norm_sums = nullptr;
+    if (s == nullptr || s->acc == nullptr) return "";
+    // through pinned memory: a full read (every sequence at every layer) is 100+ MB, several times faster so
+    const std::string e = grow(reinterpret_cast<void **>(&s->read_host), &s->read_host_size, (size_t) n * (n_embd + 1) * sizeof(float), true);
+    if (!e.empty()) return e;
+    TRY(cudaMemcpyAsync(s->read_host, s->acc + first * n_embd, (size_t) n * n_embd * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
+    TRY(cudaMemcpyAsync(s->read_host + n * n_embd, s->acc + s->n_acc * n_embd + first, n * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
     TRY(cudaStreamSynchronize(s->stream));
+    *sums = s->read_host;
+    *norm_sums = s->read_host + n * n_embd;
     return "";
 }
 
@@ -231,6 +251,7 @@ void emovec_cuda_residual_free(void * scratch) {
     if (s->plan != nullptr) cudaFree(s->plan);
     if (s->plan_host != nullptr) cudaFreeHost(s->plan_host);
     if (s->partial != nullptr) cudaFree(s->partial);
+    if (s->read_host != nullptr) cudaFreeHost(s->read_host);
     if (s->steer_plan != nullptr) cudaFree(s->steer_plan);
     if (s->stream != nullptr) cudaStreamDestroy(s->stream);
     delete s;

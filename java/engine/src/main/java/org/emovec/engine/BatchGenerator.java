@@ -69,6 +69,12 @@ public final class BatchGenerator implements AutoCloseable {
         public long sharedPromptTokens;
         /** Micro-batches llama.cpp ran: each reads every weight once, so a decode step should be one. */
         public long ubatches, decodeOnlyUbatches;
+        /**
+         * Sum over steps of the KV cells each step's attention spans: with a KV stream per sequence llama.cpp pads
+         * it to the longest sequence in the micro-batch, rounded up to 256 (llama_kv_cache::get_n_kv), so once
+         * sequences run out of step every sequence pays for the longest one. Estimated from the positions.
+         */
+        public long attendedCells;
 
         public double decodeOnlyTokensPerSecond() { return decodeOnlyTokens / (decodeOnlyNanos / 1e9); }
         public double generatedTokensPerSecond() { return generatedTokens / (totalNanos / 1e9); }
@@ -114,6 +120,7 @@ public final class BatchGenerator implements AutoCloseable {
                     + options.contextPerSequence() + " tokens" + why
                     + ": lower --parallel or --ctx");
         }
+        hooks.attach(ctx);
         contextPerSequence = llama_n_ctx_seq(ctx);
         if (backendSampling) llama_synchronize(ctx);
         batch = llama_batch_init(options.batchTokens(), 0, 1);
@@ -211,6 +218,9 @@ public final class BatchGenerator implements AutoCloseable {
             }
             hooks.check();
             int ubatches = hooks.ubatches();
+            int longest = 0;
+            for (int i = 0; i < count; i++) longest = Math.max(longest, pos[i] + 1);
+            stats.attendedCells += Math.min(contextPerSequence, Math.max(256, (longest + 255) / 256 * 256));
             // Advance positions; collect the rows whose logits we sample.
             int nRows = 0, prefill = 0;
             for (int i = 0; i < count; i++) {

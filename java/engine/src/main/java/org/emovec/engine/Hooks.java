@@ -8,7 +8,11 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.LongPointer;
 import org.emovec.llama.emovec_hooks;
+import org.emovec.llama.llama_context;
 import org.emovec.llama.llama_context_params;
 
 /**
@@ -23,6 +27,7 @@ final class Hooks implements AutoCloseable {
     private final List<float[]> vectors = new ArrayList<>();
     private final CaptureRequest[] captures;
     private final int[] captureLength;
+    private FloatPointer readBuffer;
 
     Hooks(Model model, int slots, int topK) {
         this.handle = emovec_hooks_new(topK);
@@ -41,6 +46,11 @@ final class Hooks implements AutoCloseable {
     /** Installs the hooks in context parameters. */
     void install(llama_context_params p) {
         p.cb_eval(emovec_hooks_callback()).cb_eval_user_data(handle);
+    }
+
+    /** The context created with those parameters: on the GPU the hooks then need not stop the host at every layer. */
+    void attach(llama_context ctx) {
+        emovec_hooks_attach(handle, ctx);
     }
 
     int[] captureLayers() { return captureLayers; }
@@ -126,10 +136,16 @@ final class Hooks implements AutoCloseable {
             int[] layerList = captures[seqs[group.get(0)]].layers();
             int[] which = group.stream().mapToInt(i -> seqs[i]).toArray();
             int nl = layerList.length;
-            float[] means = new float[which.length * nl * width], norms = new float[which.length * nl];
+            float[] norms = new float[which.length * nl];
             long[] counts = new long[which.length * nl];
-            if (emovec_capture_read(handle, which.length, which, nl, layerList, means, norms, counts) != 0) {
-                throw new EmovecException("reading the captures of sequences " + Arrays.toString(which) + " failed");
+            FloatPointer means = readBuffer((long) which.length * nl * width);
+            try (IntPointer seqList = new IntPointer(which); IntPointer layerPointer = new IntPointer(layerList);
+                    FloatPointer normList = new FloatPointer(norms.length); LongPointer countList = new LongPointer(counts.length)) {
+                if (emovec_capture_read(handle, which.length, seqList, nl, layerPointer, means, normList, countList) != 0) {
+                    throw new EmovecException("reading the captures of sequences " + Arrays.toString(which) + " failed");
+                }
+                normList.get(norms);
+                countList.get(counts);
             }
             for (int k = 0; k < which.length; k++) {
                 int seq = which[k];
@@ -139,7 +155,8 @@ final class Hooks implements AutoCloseable {
                 long[] cnt = new long[nl];
                 for (int i = 0; i < nl; i++) {
                     int o = k * nl + i;
-                    m[i] = Arrays.copyOfRange(means, o * width, (o + 1) * width);
+                    m[i] = new float[width];
+                    means.position((long) o * width).get(m[i]);
                     meanNorms[i] = norms[o];
                     cnt[i] = counts[o];
                 }
@@ -151,6 +168,18 @@ final class Hooks implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /**
+     * Native memory for the means read back, kept between reads: a read of every sequence at every layer is 100+
+     * MB, and a Java array would be copied through JNI twice more.
+     */
+    private FloatPointer readBuffer(long floats) {
+        if (readBuffer == null || readBuffer.capacity() < floats) {
+            if (readBuffer != null) readBuffer.close();
+            readBuffer = new FloatPointer(floats);
+        }
+        return readBuffer.position(0);
     }
 
     private float[][][] keptRows(int seq, CaptureRequest request, Span span) {
@@ -183,5 +212,8 @@ final class Hooks implements AutoCloseable {
     }
 
     @Override
-    public void close() { emovec_hooks_free(handle); }
+    public void close() {
+        emovec_hooks_free(handle);
+        if (readBuffer != null) readBuffer.close();
+    }
 }

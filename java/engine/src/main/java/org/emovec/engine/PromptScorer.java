@@ -54,6 +54,7 @@ public final class PromptScorer implements AutoCloseable {
             throw new EmovecException("cannot create a scoring context of " + options.sequences() + " sequences, " + options.batchTokens()
                     + " tokens" + why + ": use fewer sequences or a smaller batch");
         }
+        hooks.attach(ctx);
         batch = llama_batch_init(options.batchTokens(), 0, 1);
     }
 

@@ -20,10 +20,13 @@ public record Sizing(int parallel, VramPlan plan) {
         return new GeneratorOptions(n, contextPerSequence, Math.max(plan.ubatchTokens(), n), 0, false, GeneratorOptions.Sampler.HOST);
     }
 
-    /** Options for scoring prompts of up to longest tokens, wanting batchTokens per llama_decode. */
-    public ScorerOptions scorer(int batchTokens, int longest) {
+    /**
+     * Options for scoring prompts of up to longest tokens, wanting batchTokens per llama_decode in micro-batches of
+     * ubatchTokens (a budget plans its own micro-batch).
+     */
+    public ScorerOptions scorer(int batchTokens, int ubatchTokens, int longest) {
         ScorerOptions o = ScorerOptions.defaults().withSequences(Math.min(parallel, 256));
-        if (plan == null) return o.withBatch(Math.max(batchTokens, longest), 512);
+        if (plan == null) return o.withBatch(Math.max(batchTokens, longest), ubatchTokens);
         return o.withBatch(plan.tokens(Math.max(batchTokens, longest), longest), plan.ubatchTokens());
     }
 }

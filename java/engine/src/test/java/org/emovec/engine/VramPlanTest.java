@@ -49,6 +49,6 @@ class VramPlanTest {
         assertEquals(p.sequences(700, 256), s.generator(700, 1000).parallel());
         assertEquals(10, s.generator(700, 10).parallel(), "no more sequences than requests");
         assertEquals(64, Sizing.of(64).generator(700, 1000).parallel());
-        assertTrue(s.scorer(8192, 600).batchTokens() >= 600);
+        assertTrue(s.scorer(8192, 512, 600).batchTokens() >= 600);
     }
 }

@@ -218,7 +218,7 @@ public final class Bench {
             List<GenerationRequest> requests = Stories.requests(model, calls.subList(0, Math.min(calls.size(), 4096)), s).stream()
                     .map(q -> q.withCapture(CaptureRequest.mean(Span.all(), layers))).toList();
             long end = System.nanoTime() + (long) (minutes * 60e9), start = System.nanoTime();
-            long[] tokens = {0}, minute = {start}, ubatches = {0}, steps = {0};
+            long[] tokens = {0}, minute = {start}, ubatches = {0}, steps = {0}, cells = {0};
             var options = sizing.generator(Stories.contextPerSequence(requests), requests.size());
             try (BatchGenerator g = new BatchGenerator(model, options).captureLayers(layers)) {
                 java.util.Iterator<GenerationRequest> endless = new java.util.Iterator<>() {
@@ -240,7 +240,10 @@ public final class Bench {
                         m.put("tokens_per_second", tokens[0] / ((now - minute[0]) / 1e9));
                         // llama.cpp micro-batches per decode step: more means each step reads the weights more often
                         m.put("ubatches_per_step", (double) (g.stats().ubatches - ubatches[0]) / (g.stats().steps - steps[0]));
+                        // KV cells each step attends over: grows as the sequences fall out of step (see Stats)
+                        m.put("attended_kv_cells_per_step", (double) (g.stats().attendedCells - cells[0]) / (g.stats().steps - steps[0]));
                         ubatches[0] = g.stats().ubatches;
+                        cells[0] = g.stats().attendedCells;
                         steps[0] = g.stats().steps;
                         m.put("heap_after_gc_mib", (rt.totalMemory() - rt.freeMemory()) >> 20);
                         m.put("rss_mib", residentMiB());

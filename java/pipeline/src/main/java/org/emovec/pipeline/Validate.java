@@ -57,7 +57,7 @@ public final class Validate {
     private Validate() {}
 
     /** How the checks pack their short prompts (preferences, probes) into llama_decode calls. */
-    static ScorerOptions scorerOptions(Sizing sizing) { return sizing.scorer(8192, 512); }
+    static ScorerOptions scorerOptions(Sizing sizing) { return sizing.scorer(8192, 512, 512); }
 
     public static Path resultFile(RunDir dir, int layer) { return dir.validate().resolve("L" + layer + ".json"); }
 
