@@ -9,12 +9,12 @@ import java.util.concurrent.Callable;
 
 import org.emovec.engine.Sizing;
 import org.emovec.io.AtomicFiles;
-import org.emovec.model.DefaultModel;
 import org.emovec.pipeline.Bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -26,13 +26,9 @@ import picocli.CommandLine.Spec;
                 "scoring (4032 prompts; the steered pairs with and without span steering), model load time and peak device memory.",
                 "Prints a table, writes JSON. 'emovec bench hooks' measures what capture and steering cost in isolation."})
 final class BenchCommand implements Callable<Integer> {
+    @Mixin ModelOptions modelOptions;
+
     @Spec CommandSpec spec;
-
-    @Option(names = {"-m", "--model"}, description = "GGUF model (default: the embedded tiny random model)")
-    Path model;
-
-    @Option(names = "--gpu-layers", defaultValue = "-1", description = "layers on the GPU, -1 all (default: ${DEFAULT-VALUE})")
-    int gpuLayers;
 
     @Option(names = "--parallel", defaultValue = "256", description = "sequences decoded together, 1..256 (default: ${DEFAULT-VALUE})")
     int parallel;
@@ -78,7 +74,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Path modelPath = model != null ? model : DefaultModel.tiny();
+        Path modelPath = modelOptions.path();
         Sizing sizing = Sizing.of(parallel, modelPath, vramBudget);
         List<int[]> shapes = new ArrayList<>();
         for (String shape : extractionShapes) {
@@ -94,11 +90,11 @@ final class BenchCommand implements Callable<Integer> {
         }
         Bench.Options options = new Bench.Options(emotions, topics, stories, storyMaxTokens, layer, peakTflops, peakBandwidth, shapes);
         if (soakMinutes != null) {
-            var samples = Bench.soak(modelPath, gpuLayers, sizing, options, soakMinutes);
+            var samples = Bench.soak(modelPath, modelOptions.gpuLayers, sizing, options, soakMinutes);
             if (out != null) AtomicFiles.writeString(out, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(samples));
             return 0;
         }
-        Map<String, Object> result = Bench.run(modelPath, gpuLayers, sizing, options);
+        Map<String, Object> result = Bench.run(modelPath, modelOptions.gpuLayers, sizing, options);
         System.out.print(Bench.table(result));
         if (out != null) AtomicFiles.writeString(out, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(result));
         return 0;

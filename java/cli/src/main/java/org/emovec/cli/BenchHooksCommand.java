@@ -6,7 +6,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 
@@ -22,11 +21,13 @@ import org.emovec.engine.ScorerOptions;
 import org.emovec.engine.Span;
 import org.emovec.engine.Steering;
 import org.emovec.io.AtomicFiles;
-import org.emovec.model.DefaultModel;
+import org.emovec.pipeline.Settings;
+import org.emovec.pipeline.Validate;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "hooks", mixinStandardHelpOptions = true,
@@ -34,11 +35,7 @@ import picocli.CommandLine.Option;
                 "throughput with no hook, capture of one layer, capture of every layer, and steering on token spans.",
                 "Figures are printed as a table and written as JSON; compare conditions within one run, never across machines."})
 final class BenchHooksCommand implements Callable<Integer> {
-    @Option(names = {"-m", "--model"}, description = "GGUF model (default: the embedded tiny random model)")
-    Path model;
-
-    @Option(names = "--gpu-layers", defaultValue = "-1", description = "layers on the GPU, -1 all (default: ${DEFAULT-VALUE})")
-    int gpuLayers;
+    @Mixin ModelOptions modelOptions;
 
     @Option(names = "--prompts", defaultValue = "256", description = "prefill: prompts scored (default: ${DEFAULT-VALUE})")
     int prompts;
@@ -58,7 +55,7 @@ final class BenchHooksCommand implements Callable<Integer> {
     @Option(names = "--repeats", defaultValue = "2", description = "rounds over all conditions; each figure is the best round (default: ${DEFAULT-VALUE})")
     int repeats;
 
-    @Option(names = "--layer", description = "the one captured / steered layer (default: about 2/3 of the depth)")
+    @Option(names = "--layer", description = "the one captured / steered layer (default: the pipeline's, 2/3 of the depth)")
     Integer layer;
 
     @Option(names = {"-o", "--out"}, description = "write the figures as JSON here")
@@ -69,14 +66,12 @@ final class BenchHooksCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Path modelPath = model != null ? model : DefaultModel.tiny();
+        Path modelPath = modelOptions.path();
         Map<String, Object> report = new LinkedHashMap<>();
-        try (Model m = Model.load(modelPath, gpuLayers)) {
-            int l = layer != null ? layer : Math.max(0, (int) Math.round(m.layers() * 2.0 / 3) - 1);
+        try (Model m = Model.load(modelPath, modelOptions.gpuLayers)) {
+            int l = layer != null ? layer : Settings.defaultLayer(m.layers());
             int[] all = IntStream.range(0, m.layers()).toArray();
-            float[] v = new float[m.width()];
-            Random r = new Random(1);
-            for (int i = 0; i < v.length; i++) v[i] = (float) (r.nextGaussian() / Math.sqrt(v.length));
+            float[] v = Validate.randomDirections(1, m.width(), 1)[0];
             report.put("model", modelPath.toString());
             report.put("model_description", m.description());
             report.put("layer", l);

@@ -21,7 +21,6 @@ import org.emovec.engine.Span;
 import org.emovec.engine.Steering;
 import org.emovec.io.AtomicFiles;
 import org.emovec.io.Npy;
-import org.emovec.model.DefaultModel;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -29,6 +28,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -42,10 +42,9 @@ import picocli.CommandLine.Spec;
                 "Writes DIR/residual-L<L>.npy (rows: one per token of every prompt, in order; mean: one per prompt), DIR/logits.npy",
                 "(with --logits), DIR/capture.json (model, layers, convention, spans, row offsets)."})
 final class CaptureCommand implements Callable<Integer> {
-    @Spec CommandSpec spec;
+    @Mixin ModelOptions modelOptions;
 
-    @Option(names = {"-m", "--model"}, description = "GGUF model (default: the embedded tiny random model)")
-    Path model;
+    @Spec CommandSpec spec;
 
     @Option(names = {"-p", "--prompts"}, required = true, description = "prompts JSONL")
     Path prompts;
@@ -77,9 +76,6 @@ final class CaptureCommand implements Callable<Integer> {
     @Option(names = "--alpha-norm", description = "instead of --alpha: added = this x mean residual norm at the layer x vector (the paper: 0.5)")
     Double alphaNorm;
 
-    @Option(names = "--gpu-layers", defaultValue = "-1", description = "layers on the GPU, -1 all (default: ${DEFAULT-VALUE})")
-    int gpuLayers;
-
     @Option(names = "--sequences", defaultValue = "32", description = "prompts per llama_decode (default: ${DEFAULT-VALUE})")
     int sequences;
 
@@ -102,9 +98,9 @@ final class CaptureCommand implements Callable<Integer> {
         if ((steer == null) != (steerLayer == null)) throw new ParameterException(spec.commandLine(), "--steer and --steer-layer go together");
         if (!List.of("none", "last", "all").contains(logits)) throw new ParameterException(spec.commandLine(), "--logits must be none, last or all");
         List<Prompt> list = readPrompts(prompts);
-        Path modelPath = model != null ? model : DefaultModel.tiny();
+        Path modelPath = modelOptions.path();
         ObjectMapper json = new ObjectMapper();
-        try (Model m = Model.load(modelPath, gpuLayers);
+        try (Model m = Model.load(modelPath, modelOptions.gpuLayers);
              PromptScorer scorer = new PromptScorer(m, ScorerOptions.defaults().withSequences(sequences).withBatch(batch, ubatch).withExactF32(exactF32))) {
             int[] layerList = parseLayers(layers, m.layers());
             float[] vector = null;

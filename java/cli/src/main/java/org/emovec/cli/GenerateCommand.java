@@ -25,7 +25,6 @@ import org.emovec.engine.Model;
 import org.emovec.engine.Sampling;
 import org.emovec.engine.Seeds;
 import org.emovec.io.Journal;
-import org.emovec.model.DefaultModel;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -35,6 +34,7 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -46,10 +46,9 @@ import picocli.CommandLine.Spec;
                 "or \"messages\" ([{\"role\",\"content\"}...]), or \"text\" (raw, no template); optional \"system\", \"seed\", \"max_tokens\".",
                 "Rerun with the same --out to resume: finished ids are kept and skipped."})
 final class GenerateCommand implements Callable<Integer> {
-    @Spec CommandSpec spec;
+    @Mixin ModelOptions modelOptions;
 
-    @Option(names = {"-m", "--model"}, description = "GGUF model (default: the embedded tiny random model, made on first use)")
-    Path model;
+    @Spec CommandSpec spec;
 
     @Option(names = {"-p", "--prompts"}, description = "prompts JSONL (default: a few built-in demo prompts)")
     Path prompts;
@@ -77,9 +76,6 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--seed", defaultValue = "1", description = "base seed; each prompt's seed derives from it and the prompt id (default: ${DEFAULT-VALUE})")
     long seed;
-
-    @Option(names = "--gpu-layers", defaultValue = "-1", description = "layers on the GPU, -1 = all (CUDA builds) (default: ${DEFAULT-VALUE})")
-    int gpuLayers;
 
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads, 0 = all cores (default: ${DEFAULT-VALUE})")
     int threads;
@@ -110,11 +106,11 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         GeneratorOptions options = new GeneratorOptions(parallel, ctx, batch, threads, ignoreEog, sampler);
         if (maxTokens < 1) throw new ParameterException(spec.commandLine(), "--max-tokens must be at least 1");
-        Path modelPath = model != null ? model : DefaultModel.tiny();
+        Path modelPath = modelOptions.path();
         List<JsonNode> lines = readPrompts();
         Set<String> done = resume(out);
         long t0 = System.nanoTime();
-        try (Model m = Model.load(modelPath, gpuLayers)) {
+        try (Model m = Model.load(modelPath, modelOptions.gpuLayers)) {
             List<GenerationRequest> todo = new ArrayList<>();
             for (JsonNode p : lines) {
                 String id = p.get("id").asText();

@@ -418,7 +418,7 @@ public final class Validate {
         return t[0];
     }
 
-    static float[][] randomDirections(int n, int width, long seed) {
+    public static float[][] randomDirections(int n, int width, long seed) {
         Random random = new Random(seed);
         float[][] out = new float[n][width];
         for (float[] v : out) {
