@@ -3,7 +3,7 @@
 #   1. unpack the JRE and llama.cpp source; build libllama + ggml-cuda (sm_90a) + libemovec + llama-batched-bench
 #   2. write the llama-3.1-8b preset in F16 with emovec make-model
 #   3. peer: llama-batched-bench, 256 sequences, 64 prompt tokens, 256 generated tokens
-#   4. emovec generate on the same model, batch and lengths, sampling on (host and backend samplers)
+#   4. emovec generate on the same model, batch and lengths, sampling on (host sampler variants: SAMPLERS)
 #   5. print both figures and the ratio
 #   hooks job: emovec's CUDA captures and steering vs HF transformers (tools/hf-reference), and hook overhead (emovec bench)
 # overhead job: what capture and steering cost (emovec bench hooks). bench job: emovec bench + peers (issue 5); budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
@@ -19,7 +19,7 @@ mkdir -p "$W"
 collect() {   # copy what exists so far into the device tool's $OUT
   [ -n "${OUT:-}" ] || return 0
   cp -f "$LOG" "$OUT/" 2>/dev/null || true
-  cp -f "$W"/results/* "$OUT/" 2>/dev/null || true
+  tar -C "$W/results" -czf "$OUT/results.tgz" . 2>/dev/null || true   # one file: the device tool returns only a few
 }
 
 case "${1:-run}" in
@@ -78,17 +78,22 @@ for i in range(int(sys.argv[1])):
     text = " ".join(words[(i + j) % len(words)] for j in range(62))
     print(json.dumps({"id": f"p{i}", "text": text}))
 PY
-  for sampler in ${SAMPLERS:-host host-full backend}; do
-    # host-full: the host sampler reading whole logits rows (the eval hook's device-side top-k turned off)
-    extra=(); [ "$sampler" = host-full ] && extra=(-Demovec.hookTopK=0)
-    # host-nokernel: the eval hook attached but its CUDA kernel skipped (isolates the hook's own cost)
-    export EMOVEC_HOOK_CUDA=1; [ "$sampler" = host-nokernel ] && export EMOVEC_HOOK_CUDA=0
+  for sampler in ${SAMPLERS:-host host-callback host-full}; do
+    # host: candidates from the device top-k (decode-only steps run without llama.cpp's eval callback);
+    # host-callback: the same with the eval callback on for every decode (as before 2026-11-24 night);
+    # host-full: whole logits rows sampled on the host; host-nokernel: the device top-k kernel skipped
+    extra=(); export EMOVEC_HOOK_CUDA=1
+    case "$sampler" in
+      host-callback) extra=(-Demovec.hookDiagnostics=2) ;;
+      host-full) extra=(-Demovec.hookTopK=0) ;;
+      host-nokernel) export EMOVEC_HOOK_CUDA=0 ;;
+    esac
     stamp "emovec generate --sampler $sampler"
     EMOVEC_JAVA_OPTS="${extra[*]:-}" emovec generate --model "$model" --prompts "$W/prompts.jsonl" \
       -o "$W/generate-$sampler.jsonl" --parallel "$NPL" --ctx $((NPP + NTG + 16)) --max-tokens "$NTG" --ignore-eog \
       --temperature 0.8 --top-k 40 --top-p 0.95 --sampler "${sampler%%-*}" --quiet --stats "$W/results/emovec-stats-$sampler.json" \
       || stamp "emovec generate --sampler $sampler FAILED"
-    # A digest of every sequence's tokens: host and host-full must agree exactly (same seeds, same semantics).
+    # A digest of every sequence's tokens: the host variants must agree exactly (same seeds, same semantics).
     python3 -c "import json,sys,hashlib; r=sorted((j['id'],j['tokens']) for j in map(json.loads,open(sys.argv[1]))); print(hashlib.sha256(json.dumps(r).encode()).hexdigest())" \
       "$W/generate-$sampler.jsonl" > "$W/results/tokens-$sampler.sha256" 2>/dev/null || true
     rm -f "$W/generate-$sampler.jsonl"   # 65k tokens of random text: not worth carrying back
@@ -107,14 +112,16 @@ for f in sorted(glob.glob(f"{d}/emovec-stats-*.json")):
     ours, overall = st["decode_only_tokens_per_second"], st["overall_tokens_per_second"]
     print(f"emovec --sampler {sampler}: decode-only steps {ours:.0f} tok/s = {ours / s_tg:.1%} of S_TG; "
           f"overall incl. prefill {overall:.0f} tok/s = {overall / s_tg:.1%}; "
-          f"GPU+copy {st['decodeNanos'] / 1e9:.2f} s, sampling {st['sampleNanos'] / 1e9:.2f} s of {st['totalNanos'] / 1e9:.2f} s, "
+          f"GPU+copy {st['decodeNanos'] / 1e9:.2f} s ({st['decodeNanos'] / 1e6 / st['steps']:.2f} ms a step; peer {bb['pl'] * 1e3 / s_tg:.2f}), "
+          f"sampling {st['sampleNanos'] / 1e9:.2f} s of {st['totalNanos'] / 1e9:.2f} s, "
           f"{st['rowsFromCandidates']} of {st['generatedTokens']} rows from device top-k")
     summary[sampler] = {"decode_only": ours, "overall": overall, "ratio_decode_only": ours / s_tg, "ratio_overall": overall / s_tg}
 digests = {f.split("tokens-", 1)[1][:-7]: open(f).read().strip() for f in glob.glob(f"{d}/tokens-*.sha256")}
-if "host" in digests and "host-full" in digests:
-    same = digests["host"] == digests["host-full"]
-    print(f"tokens with device top-k vs full host rows: {'identical' if same else 'DIFFERENT'}")
-    summary["device_topk_tokens_identical"] = same
+host = {k: v for k, v in digests.items() if k.startswith("host")}
+if len(host) > 1:
+    same = len(set(host.values())) == 1
+    print(f"tokens of {', '.join(sorted(host))}: {'identical' if same else 'DIFFERENT'}")
+    summary["host_sampler_tokens_identical"] = same
 json.dump(summary, open(f"{d}/summary.json", "w"), indent=2)
 PY
 }
@@ -195,12 +202,18 @@ job_pipeline() {
 job_bench() {
   # Issue 5: emovec bench (the pipeline's own work) and its peers on the same weights, in one run.
   stamp "emovec bench on $model"
-  emovec bench --model "$model" ${BENCH_ARGS:---emotions 12 --topics 4} --parallel 256 --extraction-shapes ${EXTRACTION_SHAPES:-8192x512,2048x512,1024x1024,4096x1024} -o "$W/results/bench-$TYPE.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
+  # 16 x 4 x 12 = 768 stories: three full waves of 256, so the rate is not a part-empty last wave's
+  emovec bench --model "$model" ${BENCH_ARGS:---emotions 16 --topics 4} --parallel 256 --extraction-shapes ${EXTRACTION_SHAPES:-8192x512,2048x512,1024x1024,4096x1024} -o "$W/results/bench-$TYPE.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
   stamp "peer: llama-batched-bench decode (256 x 64 + 256) and prefill (16 x 512)"
   "$prefix/bin/llama-batched-bench" -m "$model" -c $((256 * 320)) -b 2048 -ub 512 -ngl 99 -npp 64 -ntg 256 -npl 256 \
     --output-format jsonl 2> "$W/bb.log" | grep '^{' > "$W/results/bb-decode.jsonl"
   "$prefix/bin/llama-batched-bench" -m "$model" -c 8704 -b 8704 -ub 512 -ngl 99 -npp 512 -ntg 1 -npl 16 \
     --output-format jsonl 2>> "$W/bb.log" | grep '^{' > "$W/results/bb-prefill.jsonl"
+  # the stories' own lengths (their prompt, their token cap): attention over longer sequences costs more per step
+  read -r spp stg < <(python3 -c "import json,sys; b=json.load(open(sys.argv[1])); print(b['story_prompt_tokens'], b['story_max_tokens'])" "$W/results/bench-$TYPE.json")
+  stamp "peer: llama-batched-bench at the stories' lengths (256 x $spp + $stg)"
+  "$prefix/bin/llama-batched-bench" -m "$model" -c $((256 * (spp + stg))) -b 2048 -ub 512 -ngl 99 -npp "$spp" -ntg "$stg" -npl 256 \
+    --output-format jsonl 2>> "$W/bb.log" | grep '^{' > "$W/results/bb-stories.jsonl"
   if [ -z "${NO_HF:-}" ]; then
     stamp "peer: HF transformers (export, generate, forward with hidden states)"
     [ -f "$W/hf-$TYPE/config.json" ] || python3 "$root/tools/hf-reference/export_hf.py" "$model" "$W/hf-$TYPE" > /dev/null

@@ -48,10 +48,16 @@ void emovec_hooks_attach(struct emovec_hooks * hooks, struct llama_context * ctx
 // candidates and error.
 void emovec_hooks_begin(struct emovec_hooks * hooks, int32_t n, const int32_t * pos, const int32_t * seqs,
                         const int8_t * want_logits, int32_t n_ubatch, bool split_equal);
+// After llama_decode and llama_synchronize. A decode that captures and steers nothing and has every output row
+// in its last ubatch runs without the eval callback (emovec_hooks_begin switches it off: ggml evaluating a graph
+// node by node for a callback costs ~2 ms of a 25 ms decode step on an H100); its logits rows are then reduced
+// here, from the tensor llama.cpp left on the device.
+void emovec_hooks_end(struct emovec_hooks * hooks);
 // After llama_decode: "" or what went wrong in the hooks (then no capture or steering of that decode can be trusted).
 const char * emovec_hooks_error(const struct emovec_hooks * hooks);
 // Diagnostics: flags 1 = the residual hook asks llama.cpp for its tensors (splitting the graph there) but does
-// no work, which isolates the cost of the split from the cost of capture and steering.
+// no work, which isolates the cost of the split from the cost of capture and steering; 2 = the eval callback
+// stays on for every decode (what it costs when nothing needs it).
 void emovec_hooks_diagnostics(struct emovec_hooks * hooks, int32_t flags);
 // Logits rows reduced since emovec_hooks_begin.
 int32_t emovec_hooks_rows(const struct emovec_hooks * hooks);

@@ -5,6 +5,8 @@
 //  - "result_output" (the logits), to reduce each row to its k best candidates where the tensor lives -- a
 //    CUDA kernel on the GPU, the host top-k on the CPU -- so that sampling reads k values a row instead of the
 //    whole vocabulary (128k floats a row, 131 MB a step at 256 rows).
+// Merely installing a callback slows ggml down, so each decode that needs neither (nothing captured or steered,
+// every output row in the last ubatch) runs without it, and emovec_hooks_end reduces the logits afterwards.
 // The hook knows which sequence and position each tensor row holds from the batch described to it by
 // emovec_hooks_begin and llama.cpp's split of that batch (ubatch_plan.cpp), checked against what llama.cpp
 // actually computes.
@@ -94,6 +96,24 @@ bool read_positions(ggml_tensor * t, std::vector<int32_t> & pos) {
     return false;
 }
 
+// Whether the tokens llama.cpp evaluates in tensor t are those of planned ubatch u, in its order (their positions).
+bool check_positions(emovec_hooks * h, ggml_tensor * t, int32_t u) {
+    const std::vector<int32_t> & ub = h->ubatches[u];
+    std::vector<int32_t> pos;
+    if (!read_positions(t, pos) || pos.size() != ub.size()) {
+        fail(h, "cannot read the token positions of ubatch " + std::to_string(u) + " from llama.cpp's graph");
+        return false;
+    }
+    for (size_t i = 0; i < ub.size(); ++i) {
+        if (pos[i] != h->batch[ub[i]].pos) {
+            fail(h, "ubatch " + std::to_string(u) + " row " + std::to_string(i) + " is at position " + std::to_string(pos[i]) +
+                        ", emovec expected " + std::to_string(h->batch[ub[i]].pos) + ": llama.cpp split the batch differently");
+            return false;
+        }
+    }
+    return true;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -132,18 +152,7 @@ void on_residual_work(emovec_hooks * h, ggml_tensor * t, int32_t layer) {
     }
     if (!h->positions_checked) {
         const auto t0 = std::chrono::steady_clock::now();
-        std::vector<int32_t> pos;
-        if (!read_positions(t, pos) || pos.size() != ub.size()) {
-            fail(h, "cannot read the token positions of ubatch " + std::to_string(h->ubatch) + " from llama.cpp's graph");
-            return;
-        }
-        for (size_t i = 0; i < ub.size(); ++i) {
-            if (pos[i] != h->batch[ub[i]].pos) {
-                fail(h, "ubatch " + std::to_string(h->ubatch) + " row " + std::to_string(i) + " is at position " + std::to_string(pos[i]) +
-                            ", emovec expected " + std::to_string(h->batch[ub[i]].pos) + ": llama.cpp split the batch differently");
-                return;
-            }
-        }
+        if (!check_positions(h, t, h->ubatch)) return;
         h->positions_checked = true;
         h->prof_positions += seconds_since(t0);
     }
@@ -161,13 +170,30 @@ int32_t residual_layer(const emovec_hooks * h, const char * name) {
     return captured || steered ? layer : -1;
 }
 
+// The logits of one ubatch: their row count checked against the planned split, by which the sampler finds each
+// batch row's candidates (the positions the residual hook checks are overwritten by now), then reduced.
+void on_logits(emovec_hooks * h, ggml_tensor * t) {
+    const int64_t n_rows = ggml_nrows(t);
+    if (n_rows == 0 || !h->error.empty()) return;
+    int32_t & u = h->logits_ubatch;
+    while (u < (int32_t) h->ubatches.size() && h->ubatch_outputs[u] == 0) ++u;
+    if (u >= (int32_t) h->ubatches.size() || h->ubatch_outputs[u] != n_rows) {
+        fail(h, "llama.cpp computed " + std::to_string(n_rows) + " logits rows in a ubatch where emovec expected " +
+                    (u < (int32_t) h->ubatches.size() ? std::to_string(h->ubatch_outputs[u]) : std::string("none")) +
+                    ": llama.cpp split the batch differently");
+        return;
+    }
+    ++u;
+    reduce_logits(h, t);
+}
+
 bool on_eval(struct ggml_tensor * t, bool ask, void * user) {
     auto * h = static_cast<emovec_hooks *>(user);
     const bool logits = std::strcmp(t->name, "result_output") == 0;
     if (ask) return (logits && h->k > 0) || residual_layer(h, t->name) >= 0;
     if (logits) {
         h->last_layer = 1 << 30;
-        reduce_logits(h, t);
+        on_logits(h, t);
         return true;
     }
     const int32_t layer = residual_layer(h, t->name);
@@ -203,6 +229,7 @@ ggml_backend_sched_eval_callback emovec_hooks_callback(void) { return on_eval; }
 void emovec_hooks_attach(struct emovec_hooks * h, struct llama_context * ctx) {
     emovec::llama_stream_free(h);
     h->ctx = ctx;
+    h->callback_on = true; // as installed in the context's parameters
 }
 
 void emovec_hooks_begin(struct emovec_hooks * h, int32_t n, const int32_t * pos, const int32_t * seqs,
@@ -215,8 +242,36 @@ void emovec_hooks_begin(struct emovec_hooks * h, int32_t n, const int32_t * pos,
     h->groups_ubatch = -1; // a new batch: capture groups are built again
     h->batch.resize(n);
     for (int32_t i = 0; i < n; ++i) h->batch[i] = {seqs[i], pos[i], want_logits[i] != 0};
-    // planned for every batch: the residual hook needs it, and the ubatch count is a throughput figure
+    // planned for every batch: the hooks need it, and the ubatch count is a throughput figure
     h->ubatches = emovec::plan_ubatches(h->batch, n_ubatch, split_equal);
+    h->out_row.assign(n, -1);
+    h->ubatch_outputs.assign(h->ubatches.size(), 0);
+    h->n_outputs = 0;
+    h->logits_ubatch = 0;
+    for (size_t u = 0; u < h->ubatches.size(); ++u) {
+        for (int32_t i : h->ubatches[u]) {
+            if (!h->batch[i].output) continue;
+            h->out_row[i] = h->n_outputs++;
+            h->ubatch_outputs[u]++;
+        }
+    }
+    // The callback is needed to capture or steer, and to reduce logits of any ubatch but the last (llama.cpp
+    // reuses the memory of earlier ones); without it ggml runs the graph whole, as llama.cpp's own tools do.
+    bool residual = false;
+    for (int32_t l = 0; l < h->n_layer && !residual; ++l) {
+        residual = (!h->capture_users.empty() && h->capture_users[l] > 0) || (!h->steered_layer.empty() && h->steered_layer[l]);
+    }
+    const bool logits_early = h->k > 0 && !h->ubatches.empty() && h->ubatch_outputs.back() != h->n_outputs;
+    const bool on = residual || logits_early || h->ctx == nullptr || (h->diagnostics & 2) != 0;
+    if (on != h->callback_on && h->ctx != nullptr) emovec::llama_set_eval_callback(h, on);
+    h->callback_on = on;
+}
+
+void emovec_hooks_end(struct emovec_hooks * h) {
+    if (h->callback_on || h->k == 0 || h->n_outputs == 0 || !h->error.empty()) return;
+    ggml_tensor * t = emovec::llama_last_logits(h);
+    if (t == nullptr || ggml_nrows(t) != h->n_outputs) return; // rows stay unreduced: the sampler reads whole rows
+    reduce_logits(h, t);
 }
 
 void emovec_hooks_diagnostics(struct emovec_hooks * h, int32_t flags) { h->diagnostics = flags; }

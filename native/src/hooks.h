@@ -62,6 +62,13 @@ struct emovec_hooks {
     std::vector<int32_t> counts;         // per row: candidates held, or -1 when the row could not be reduced
     std::vector<emovec::Candidate> cand; // rows x k, each row best first
     void * gpu = nullptr;                // device scratch of the top-k (CUDA builds)
+    // where each batch index's candidates are: its row among the output rows in llama.cpp's ubatch order (-1: not
+    // an output), from the planned split; each ubatch's logits are checked against the plan as they come
+    std::vector<int32_t> out_row;
+    std::vector<int32_t> ubatch_outputs;  // per planned ubatch: its output rows
+    int32_t n_outputs = 0;                // output rows in the batch
+    int32_t logits_ubatch = 0;            // the planned ubatch the next logits should come from
+    bool callback_on = true;              // this decode runs with the eval callback (else: emovec_hooks_end reduces)
 
     // --- where we are in llama_decode (hooks.cpp) ---
     std::vector<emovec::BatchToken> batch;
@@ -75,7 +82,7 @@ struct emovec_hooks {
     int64_t prof_calls = 0;
     double prof_total = 0, prof_positions = 0, prof_eval = 0;
 
-    // --- llama.cpp's stream, which waits for our kernels (llama_stream.cpp) ---
+    // --- llama.cpp's internals: its stream, which waits for our kernels; its eval callback (llama_internals.cpp) ---
     struct llama_context * ctx = nullptr;                // from emovec_hooks_attach
     struct ggml_backend * stream_backend = nullptr;      // llama.cpp's backend computing the hooked tensors
     struct ggml_backend_event * stream_event = nullptr;  // recorded after our kernels; stream_backend waits on it
@@ -119,6 +126,10 @@ void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::
 void * llama_stream_event(emovec_hooks * h, const ggml_tensor * t);
 void llama_stream_wait(emovec_hooks * h);
 void llama_stream_free(emovec_hooks * h);
+// Turns llama.cpp's eval callback (the hooks) on or off for the next decodes of the attached context.
+void llama_set_eval_callback(emovec_hooks * h, bool on);
+// The logits tensor of the attached context's last evaluated ubatch (on its device), or nullptr.
+ggml_tensor * llama_last_logits(emovec_hooks * h);
 }
 
 #ifdef EMOVEC_CUDA

@@ -209,7 +209,7 @@ std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, i
         }
     }
     // llama.cpp's next node may overwrite or read this tensor as soon as the hook returns: its stream waits for
-    // `done` (see llama_stream.cpp), or we wait here
+    // `done` (see llama_internals.cpp), or we wait here
     TRY(done != nullptr ? cudaEventRecord(static_cast<cudaEvent_t>(done), s->stream) : cudaStreamSynchronize(s->stream));
     return "";
 }

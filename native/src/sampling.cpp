@@ -84,16 +84,18 @@ extern "C" int32_t emovec_sample(struct llama_context * ctx, const struct emovec
         logits[i] = llama_get_logits_ith(ctx, rows[i]);
         if (logits[i] == nullptr) return -1;
     }
-    // The hooks saw the output rows in ubatch order; they serve only when that is this order (checked per row).
-    const bool aligned = hooks != nullptr && hooks->rows == n;
+    // The hooks hold a row's candidates when they reduced every output row of this decode (the row of batch index
+    // i: hooks->out_row[i], from llama.cpp's split of the batch); each is still checked against the logits.
+    const bool reduced = hooks != nullptr && hooks->k > 0 && hooks->rows == hooks->n_outputs;
     std::atomic<int32_t> from_candidates{0};
     emovec::Pool::shared().run(std::max(1, std::min(n_threads, n)), n, [&](int32_t i) {
         static thread_local std::vector<Candidate> cand;
         static thread_local std::vector<double> p;
         const int32_t k = (top_ks[i] <= 0 || top_ks[i] > n_vocab) ? n_vocab : top_ks[i];
         const int32_t want = temps[i] <= 0.0f ? 1 : k;
-        if (aligned && hooks->counts[i] >= want && want <= hooks->k) {
-            const Candidate * c = hooks->cand.data() + (size_t) i * hooks->k;
+        const int32_t r = reduced && rows[i] >= 0 && rows[i] < (int32_t) hooks->out_row.size() ? hooks->out_row[rows[i]] : -1;
+        if (r >= 0 && hooks->counts[r] >= want && want <= hooks->k) {
+            const Candidate * c = hooks->cand.data() + (size_t) r * hooks->k;
             if (candidates_match(c, want, logits[i])) {
                 out_tokens[i] = sample_from(c, want, temps[i], top_ps[i], seeds[i], steps[i], p);
                 from_candidates.fetch_add(1);

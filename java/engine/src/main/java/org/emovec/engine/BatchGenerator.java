@@ -211,12 +211,12 @@ public final class BatchGenerator implements AutoCloseable {
             hooks.begin(count, pos, seqs, wantLogits, llama_n_ubatch(ctx), options.parallel() > 1);
             int rc = llama_decode(ctx, batch);
             if (rc == 0) llama_synchronize(ctx); // no cost (sampling waits anyway) and it splits the timings honestly
-            long decoded = System.nanoTime();
             if (rc != 0) {
                 throw new EmovecException("llama_decode failed with code " + rc + Native.lastErrorSuffix()
                         + (rc == 1 ? ": the KV cache is full, lower --parallel or raise --ctx" : ""));
             }
-            hooks.check();
+            hooks.end();
+            long decoded = System.nanoTime();
             int ubatches = hooks.ubatches();
             int longest = 0;
             for (int i = 0; i < count; i++) longest = Math.max(longest, pos[i] + 1);

@@ -37,13 +37,14 @@ final class Hooks implements AutoCloseable {
         this.captures = new CaptureRequest[slots];
         this.captureLength = new int[slots];
         captureLayers(new int[0]);
-        // emovec.hookDiagnostics=1: ask for the residual tensors but do no work (benchmarks isolate the graph split)
+        // emovec.hookDiagnostics: 1 = ask for the residual tensors but do no work (benchmarks isolate the graph split);
+        // 2 = keep llama.cpp's eval callback on for every decode (what it costs when nothing needs it)
         emovec_hooks_diagnostics(handle, Integer.getInteger("emovec.hookDiagnostics", 0));
     }
 
     emovec_hooks handle() { return handle; }
 
-    /** Installs the hooks in context parameters. */
+    /** Installs the hooks in context parameters (each decode then runs the eval callback only if it needs it). */
     void install(llama_context_params p) {
         p.cb_eval(emovec_hooks_callback()).cb_eval_user_data(handle);
     }
@@ -205,8 +206,12 @@ final class Hooks implements AutoCloseable {
     /** Micro-batches llama.cpp splits the batch given to the last {@link #begin} into. */
     int ubatches() { return emovec_hooks_ubatches(handle); }
 
-    /** After llama_decode: throws when the hooks lost track of the batch. */
-    void check() {
+    /**
+     * After llama_decode and llama_synchronize: reduces the logits when the decode ran without the eval callback
+     * (see emovec_hooks_end); throws when the hooks lost track of the batch.
+     */
+    void end() {
+        emovec_hooks_end(handle);
         String e = emovec_hooks_error(handle).getString();
         if (!e.isEmpty()) throw new EmovecException("residual hooks: " + e);
     }

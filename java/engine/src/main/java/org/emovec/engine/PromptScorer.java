@@ -117,7 +117,7 @@ public final class PromptScorer implements AutoCloseable {
         List<ScoreResult> results = new ArrayList<>(group.size());
         RuntimeException hookError = null;
         try {
-            hooks.check();
+            hooks.end();
         } catch (RuntimeException e) {
             hookError = e;
         }

@@ -161,6 +161,8 @@ class GenerationTest {
         List<GenerationRequest> reqs = new ArrayList<>();
         for (int i = 0; i < 6; i++) reqs.add(request("h" + i, "Hook test " + i, 50 + i, 20));
         reqs.add(new GenerationRequest("greedy", model.tokenize("Greedy", true, false), Sampling.greedy(), 20));
+        // top-k 100 > the hook's 64: that sequence's rows are sampled from the whole row, beside the others
+        reqs.add(3, new GenerationRequest("wide", model.tokenize("Top-k beyond the hook's", true, false), new Sampling(0.8f, 100, 0.95f, 77), 20));
         List<GenerationResult> full, hooked;
         long fromCandidates;
         System.setProperty("emovec.hookTopK", "0");

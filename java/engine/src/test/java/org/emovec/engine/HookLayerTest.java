@@ -3,6 +3,7 @@ package org.emovec.engine;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.IntStream;
@@ -125,6 +126,28 @@ class HookLayerTest {
                 err += Math.abs(r.get(1).logits()[last][i] - ref.logits()[last][i]);
             }
             assertTrue(moved > 100 * err, "steering effect " + moved + " vs error " + err);
+        }
+    }
+
+    @Test
+    void theEvalCallbackComesBackForEveryDecodeThatSteersAfterOnesThatDidNot() {
+        // a decode that captures and steers nothing runs without llama.cpp's eval callback (emovec_hooks_begin);
+        // the same graph, reused for a steered decode, must have it again, and lose it again after
+        int[] tokens = prompt("Option A: go hiking in the hills. Option B: stay home and read a book. Answer: (");
+        Steering steer = new Steering(1, randomVector(3, 1.0), 2.0, Span.of(5, 11));
+        ScoreRequest plain = ScoreRequest.of("plain", tokens).withAllLogits();
+        ScoreRequest steered = ScoreRequest.of("steered", tokens).withAllLogits().withSteering(List.of(steer));
+        float[] fresh;
+        try (PromptScorer s = new PromptScorer(model, exact())) {
+            fresh = s.score(List.of(steered)).get(0).logits()[tokens.length - 1];
+        }
+        try (PromptScorer s = new PromptScorer(model, exact())) {
+            float[][] runs = new float[4][];
+            for (int i = 0; i < 4; i++) runs[i] = s.score(List.of(i % 2 == 0 ? plain : steered)).get(0).logits()[tokens.length - 1];
+            assertFalse(Arrays.equals(runs[0], fresh), "the steering changes the last logits");
+            assertArrayEquals(fresh, runs[1], "steered after plain");
+            assertArrayEquals(runs[0], runs[2], "plain after steered");
+            assertArrayEquals(fresh, runs[3], "steered again");
         }
     }
 

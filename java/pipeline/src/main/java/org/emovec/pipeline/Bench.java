@@ -103,6 +103,9 @@ public final class Bench {
                 }
             }
             out.put("story_parallel", parallelUsed);
+            // the lengths llama-batched-bench must run at to be the stories' like-for-like peer (tools/device-run.sh)
+            out.put("story_prompt_tokens", (int) Math.round(requests.stream().mapToInt(r -> r.prompt().length).average().orElse(0)));
+            out.put("story_max_tokens", o.storyMaxTokens());
 
             // 2. Extraction: each story alone (BOS + text), mean residual from token fromToken at every layer but the last.
             List<int[]> tokens = texts.stream().map(t -> model.tokenize(t, true, false)).toList();
