@@ -112,7 +112,8 @@ for f in sorted(glob.glob(f"{d}/emovec-stats-*.json")):
     ours, overall = st["decode_only_tokens_per_second"], st["overall_tokens_per_second"]
     print(f"emovec --sampler {sampler}: decode-only steps {ours:.0f} tok/s = {ours / s_tg:.1%} of S_TG; "
           f"overall incl. prefill {overall:.0f} tok/s = {overall / s_tg:.1%}; "
-          f"GPU+copy {st['decodeNanos'] / 1e9:.2f} s ({st['decodeNanos'] / 1e6 / st['steps']:.2f} ms a step; peer {bb['pl'] * 1e3 / s_tg:.2f}), "
+          f"decode-only step {st['decodeOnlyNanos'] / 1e6 / st['decodeOnlySteps']:.2f} ms (peer {bb['pl'] * 1e3 / s_tg:.2f}), "
+          f"GPU+copy {st['decodeNanos'] / 1e9:.2f} s, "
           f"sampling {st['sampleNanos'] / 1e9:.2f} s of {st['totalNanos'] / 1e9:.2f} s, "
           f"{st['rowsFromCandidates']} of {st['generatedTokens']} rows from device top-k")
     summary[sampler] = {"decode_only": ours, "overall": overall, "ratio_decode_only": ours / s_tg, "ratio_overall": overall / s_tg}
