@@ -38,7 +38,7 @@ stamp() { echo "[$(date +%H:%M:%S)] $*"; }
 mkdir -p "$W/results"
 
 BACKEND=${BACKEND:-cuda} PRESET=${PRESET:-llama-3.1-8b} TYPE=${TYPE:-f16}
-stamp "machine: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo no GPU), $(nproc) cores"
+stamp "machine: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo no GPU), $(nproc) cores, profilers: $(ls /usr/local/cuda/bin/ 2>/dev/null | grep -E "^(nsys|ncu)$" | tr "\n" " ")$(command -v nsys ncu | tr "\n" " ")"
 [ -d "$W/emovec-jre" ] || tar -C "$W" -xJf "$root/.device/jre.tar.xz"
 [ -d "$W/llama.cpp-3.22.1" ] || tar -C "$W" -xJf "$root/.device/llama-src.tar.xz"
 export JAVA_HOME=$W/emovec-jre
@@ -78,13 +78,15 @@ for i in range(int(sys.argv[1])):
     text = " ".join(words[(i + j) % len(words)] for j in range(62))
     print(json.dumps({"id": f"p{i}", "text": text}))
 PY
-  for sampler in ${SAMPLERS:-host host-callback host-full}; do
-    # host: candidates from the device top-k (decode-only steps run without llama.cpp's eval callback);
-    # host-callback: the same with the eval callback on for every decode (as before 2026-11-24 night);
+  for sampler in ${SAMPLERS:-host host-copy host-callback}; do
+    # host: candidates from the device top-k (decode-only steps run without llama.cpp's eval callback, their
+    # logits stay on the device); host-copy: the same, but llama.cpp copies the logits to the host every step (as
+    # llama-batched-bench does); host-callback: that, with the eval callback on for every decode;
     # host-full: whole logits rows sampled on the host; host-nokernel: the device top-k kernel skipped
     extra=(); export EMOVEC_HOOK_CUDA=1
     case "$sampler" in
-      host-callback) extra=(-Demovec.hookDiagnostics=2) ;;
+      host-copy) extra=(-Demovec.hookDiagnostics=4) ;;
+      host-callback) extra=(-Demovec.hookDiagnostics=6) ;;
       host-full) extra=(-Demovec.hookTopK=0) ;;
       host-nokernel) export EMOVEC_HOOK_CUDA=0 ;;
     esac
@@ -115,7 +117,8 @@ for f in sorted(glob.glob(f"{d}/emovec-stats-*.json")):
           f"decode-only step {st['decodeOnlyNanos'] / 1e6 / st['decodeOnlySteps']:.2f} ms (peer {bb['pl'] * 1e3 / s_tg:.2f}), "
           f"GPU+copy {st['decodeNanos'] / 1e9:.2f} s, "
           f"sampling {st['sampleNanos'] / 1e9:.2f} s of {st['totalNanos'] / 1e9:.2f} s, "
-          f"{st['rowsFromCandidates']} of {st['generatedTokens']} rows from device top-k")
+          f"{st['rowsFromCandidates']} of {st['generatedTokens']} rows from device top-k, "
+          f"logits kept on the device in {st.get('logitsKeptOnDevice', 0)} of {st['steps']} decodes")
     summary[sampler] = {"decode_only": ours, "overall": overall, "ratio_decode_only": ours / s_tg, "ratio_overall": overall / s_tg}
 digests = {f.split("tokens-", 1)[1][:-7]: open(f).read().strip() for f in glob.glob(f"{d}/tokens-*.sha256")}
 host = {k: v for k, v in digests.items() if k.startswith("host")}

@@ -44,20 +44,28 @@ ggml_backend_sched_eval_callback emovec_hooks_callback(void);
 void emovec_hooks_attach(struct emovec_hooks * hooks, struct llama_context * ctx);
 // Before each llama_decode: the batch's positions, sequences and output flags (as given to emovec_batch_fill),
 // the context's n_ubatch, and split_equal = the context keeps a KV stream per sequence (kv_unified false and
-// n_seq_max > 1), which decides how llama.cpp splits the batch into ubatches. Forgets the previous decode's
-// candidates and error.
+// n_seq_max > 1), which decides how llama.cpp splits the batch into ubatches. host_logits: the caller reads
+// logits rows beyond the candidates (llama_get_logits_ith, or a row whose top_k exceeds the hooks' k); without
+// it a decode that emovec_hooks_end reduces keeps its logits on the device (below). Forgets the previous
+// decode's candidates and error.
 void emovec_hooks_begin(struct emovec_hooks * hooks, int32_t n, const int32_t * pos, const int32_t * seqs,
-                        const int8_t * want_logits, int32_t n_ubatch, bool split_equal);
+                        const int8_t * want_logits, int32_t n_ubatch, bool split_equal, bool host_logits);
 // After llama_decode and llama_synchronize. A decode that captures and steers nothing and has every output row
 // in its last ubatch runs without the eval callback (emovec_hooks_begin switches it off: ggml evaluating a graph
 // in stretches for a callback cost 3% of the decode rate and 8-10% of prefill on an H100); its logits rows are
-// then reduced here, from the tensor llama.cpp left on the device.
+// then reduced here, from the tensor llama.cpp left on the device. Without host_logits llama.cpp did not copy
+// them to the host at all (n_outputs x n_vocab floats: 131 MB at 256 rows of a 128k vocabulary) unless it built
+// a new graph for the decode; llama_get_logits_ith then returns stale rows, and emovec_sample reads the
+// candidates, or fetches a row from the device.
 void emovec_hooks_end(struct emovec_hooks * hooks);
+// After emovec_hooks_end: whether llama.cpp copied the last decode's logits to its host buffer.
+bool emovec_hooks_logits_copied(const struct emovec_hooks * hooks);
 // After llama_decode: "" or what went wrong in the hooks (then no capture or steering of that decode can be trusted).
 const char * emovec_hooks_error(const struct emovec_hooks * hooks);
 // Diagnostics: flags 1 = the residual hook asks llama.cpp for its tensors (splitting the graph there) but does
 // no work, which isolates the cost of the split from the cost of capture and steering; 2 = the eval callback
-// stays on for every decode (what it costs when nothing needs it).
+// stays on for every decode (what it costs when nothing needs it); 4 = llama.cpp copies the logits to the host
+// after every decode (what that copy costs).
 void emovec_hooks_diagnostics(struct emovec_hooks * hooks, int32_t flags);
 // Logits rows reduced since emovec_hooks_begin.
 int32_t emovec_hooks_rows(const struct emovec_hooks * hooks);
@@ -100,7 +108,8 @@ void emovec_steer_clear(struct emovec_hooks * hooks, int32_t seq);
 // (seeds[i], steps[i]) -- the sequence's seed and how many tokens it has sampled -- so a sequence's tokens
 // never depend on which other sequences share the batch. With hooks (may be NULL) that reduced exactly these
 // rows, a row whose top_k fits reads the hooks' candidates, checked against the logits, instead of the whole
-// row: the same tokens, far less memory traffic. Returns the number of rows sampled from candidates, or -1
+// row: the same tokens, far less memory traffic (where the logits stayed on the device the candidates are not
+// checked, and a row they cannot serve is fetched from the device). Returns the number of rows sampled from candidates, or -1
 // when a row has no logits.
 int32_t emovec_sample(struct llama_context * ctx, const struct emovec_hooks * hooks, int32_t n, const int32_t * rows,
                       const float * temps, const int32_t * top_ks, const float * top_ps,

@@ -31,7 +31,7 @@ static void emovec_log(enum ggml_log_level level, const char * text, void * /*us
 
 extern "C" {
 
-const char * emovec_native_version(void) { return "0.5.0"; }
+const char * emovec_native_version(void) { return "0.6.0"; }
 
 void emovec_log_set_min_level(int32_t min_level) {
     g_min_level.store(min_level);

@@ -6,7 +6,8 @@
 //    CUDA kernel on the GPU, the host top-k on the CPU -- so that sampling reads k values a row instead of the
 //    whole vocabulary (128k floats a row, 131 MB a step at 256 rows).
 // Merely installing a callback slows ggml down, so each decode that needs neither (nothing captured or steered,
-// every output row in the last ubatch) runs without it, and emovec_hooks_end reduces the logits afterwards.
+// every output row in the last ubatch) runs without it, and emovec_hooks_end reduces the logits afterwards. Where
+// the sampler needs nothing but the candidates, llama.cpp does not even copy the logits to the host.
 // The hook knows which sequence and position each tensor row holds from the batch described to it by
 // emovec_hooks_begin and llama.cpp's split of that batch (ubatch_plan.cpp), checked against what llama.cpp
 // actually computes.
@@ -15,6 +16,7 @@
 #include "ggml-backend.h"
 #include "pool.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -52,21 +54,24 @@ void reduce_logits(emovec_hooks * h, ggml_tensor * t) {
     static const bool cuda_off = std::getenv("EMOVEC_HOOK_CUDA") != nullptr && std::strcmp(std::getenv("EMOVEC_HOOK_CUDA"), "0") == 0;
     if (cuda_off) return; // diagnostics: the hook runs, the kernel does not
     const int32_t cap = h->k + 256; // room for ties at the k-th value
-    std::vector<int32_t> counts(n_rows), ids((size_t) n_rows * cap);
-    std::vector<float> vals((size_t) n_rows * cap);
-    if (emovec_cuda_topk(&h->gpu, static_cast<const float *>(t->data), n_vocab, n_rows, k, cap,
-                         counts.data(), ids.data(), vals.data()) != 0) {
+    const int32_t * counts = nullptr;
+    const int32_t * ids = nullptr;
+    const float * vals = nullptr;
+    if (emovec_cuda_topk(&h->gpu, static_cast<const float *>(t->data), n_vocab, n_rows, k, cap, &counts, &ids, &vals) != 0) {
         return; // rows stay at -1: the sampler reads the full logits for them
     }
-    std::vector<emovec::Candidate> c;
-    for (int64_t r = 0; r < n_rows; ++r) {
-        if (counts[r] > cap) continue;
+    // each row's few candidates sorted to (logit desc, id asc), rows spread over the pool: a step's 256 rows
+    // on one thread took a good part of a millisecond
+    const int32_t n_threads = (int32_t) std::max(1u, std::thread::hardware_concurrency());
+    emovec::Pool::shared().run(std::min<int32_t>(n_threads, (int32_t) n_rows), (int32_t) n_rows, [&](int32_t r) {
+        if (counts[r] > cap) return;
+        static thread_local std::vector<emovec::Candidate> c;
         c.resize(counts[r]);
-        for (int32_t j = 0; j < counts[r]; ++j) c[j] = {vals[r * cap + j], ids[r * cap + j]};
-        std::sort(c.begin(), c.end(), emovec::higher);
+        for (int32_t j = 0; j < counts[r]; ++j) c[j] = {vals[(size_t) r * cap + j], ids[(size_t) r * cap + j]};
+        std::partial_sort(c.begin(), c.begin() + k, c.end(), emovec::higher);
         std::copy(c.begin(), c.begin() + k, h->cand.begin() + (size_t) (first + r) * h->k);
         h->counts[first + r] = k;
-    }
+    });
 #endif
 }
 
@@ -203,6 +208,20 @@ bool on_eval(struct ggml_tensor * t, bool ask, void * user) {
 
 }  // namespace
 
+namespace emovec {
+
+const float * logits_row(const ggml_tensor * t, int32_t r, std::vector<float> & buf) {
+    const float * row = static_cast<const float *>(t->data) + (size_t) r * t->ne[0];
+    if (ggml_backend_buffer_is_host(t->buffer)) return row;
+    buf.resize(t->ne[0]);
+#ifdef EMOVEC_CUDA
+    if (emovec_cuda_to_host(buf.data(), row, buf.size() * sizeof(float)).empty()) return buf.data();
+#endif
+    return nullptr;
+}
+
+}  // namespace emovec
+
 extern "C" {
 
 struct emovec_hooks * emovec_hooks_new(int32_t top_k) {
@@ -233,7 +252,7 @@ void emovec_hooks_attach(struct emovec_hooks * h, struct llama_context * ctx) {
 }
 
 void emovec_hooks_begin(struct emovec_hooks * h, int32_t n, const int32_t * pos, const int32_t * seqs,
-                        const int8_t * want_logits, int32_t n_ubatch, bool split_equal) {
+                        const int8_t * want_logits, int32_t n_ubatch, bool split_equal, bool host_logits) {
     h->rows = 0;
     h->counts.clear();
     h->error.clear();
@@ -265,18 +284,33 @@ void emovec_hooks_begin(struct emovec_hooks * h, int32_t n, const int32_t * pos,
     const bool on = residual || logits_early || h->ctx == nullptr || (h->diagnostics & 2) != 0;
     if (on != h->callback_on && h->ctx != nullptr) emovec::llama_set_eval_callback(h, on);
     h->callback_on = on;
+    // The logits stay on the device when the sampler needs only the candidates and every output row is in the
+    // last ubatch, whose logits tensor outlives the decode (reduced by the callback or by emovec_hooks_end).
+    h->host_logits = h->ctx == nullptr || h->k == 0 || host_logits || logits_early || (h->diagnostics & 4) != 0;
+    if (h->ctx != nullptr) emovec::llama_hide_logits(h, !h->host_logits);
+    h->logits_copied = true;
+    h->device_logits = nullptr;
 }
 
 void emovec_hooks_end(struct emovec_hooks * h) {
-    if (h->callback_on || h->k == 0 || h->n_outputs == 0 || !h->error.empty()) return;
-    ggml_tensor * t = emovec::llama_last_logits(h);
-    if (t == nullptr || ggml_nrows(t) != h->n_outputs) return; // rows stay unreduced: the sampler reads whole rows
-    reduce_logits(h, t);
+    if (h->ctx == nullptr || h->k == 0 || h->n_outputs == 0 || (h->callback_on && h->host_logits)) return;
+    bool copied = true;
+    ggml_tensor * t = emovec::llama_decoded_logits(h, &copied);
+    h->logits_copied = copied;
+    if (t == nullptr || ggml_nrows(t) != h->n_outputs) {
+        // rows stay unreduced: the sampler reads whole rows, which it can only where llama.cpp copied them
+        if (!copied) fail(h, "the logits stayed on the device but their tensor has not the rows emovec expected");
+        return;
+    }
+    h->device_logits = t;
+    if (!h->callback_on && h->error.empty()) reduce_logits(h, t);
 }
 
 void emovec_hooks_diagnostics(struct emovec_hooks * h, int32_t flags) { h->diagnostics = flags; }
 
 const char * emovec_hooks_error(const struct emovec_hooks * h) { return h->error.c_str(); }
+
+bool emovec_hooks_logits_copied(const struct emovec_hooks * h) { return h->logits_copied; }
 
 int32_t emovec_hooks_rows(const struct emovec_hooks * h) { return h->rows; }
 

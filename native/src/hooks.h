@@ -69,6 +69,16 @@ struct emovec_hooks {
     int32_t n_outputs = 0;                // output rows in the batch
     int32_t logits_ubatch = 0;            // the planned ubatch the next logits should come from
     bool callback_on = true;              // this decode runs with the eval callback (else: emovec_hooks_end reduces)
+    // After a decode llama.cpp copies every output row's logits to the host: n_outputs x n_vocab floats, 131 MB a
+    // step at 256 rows, about a tenth of an 8B decode step on an H100. A decode that runs without the callback and
+    // whose rows the candidates serve (host_logits false in emovec_hooks_begin) skips that copy: llama_internals.cpp
+    // hides the logits tensor of llama.cpp's reused graph from it, and the sampler reads the candidates, or a row
+    // fetched from the device.
+    bool host_logits = true;                  // this decode: the host needs llama.cpp's copy of the logits
+    bool logits_copied = true;                // the last decode's logits reached llama.cpp's host buffer
+    struct ggml_tensor * device_logits = nullptr; // the last decode's logits tensor when emovec_hooks_end reduced it
+    void * held_graph = nullptr;              // llama.cpp's graph result whose logits tensor is held_logits
+    struct ggml_tensor * held_logits = nullptr;
 
     // --- where we are in llama_decode (hooks.cpp) ---
     std::vector<emovec::BatchToken> batch;
@@ -128,16 +138,22 @@ void llama_stream_wait(emovec_hooks * h);
 void llama_stream_free(emovec_hooks * h);
 // Turns llama.cpp's eval callback (the hooks) on or off for the next decodes of the attached context.
 void llama_set_eval_callback(emovec_hooks * h, bool on);
-// The logits tensor of the attached context's last evaluated ubatch (on its device), or nullptr.
-ggml_tensor * llama_last_logits(emovec_hooks * h);
+// After a decode: the logits tensor of its last ubatch (on its device), or nullptr, and whether llama.cpp copied
+// the logits to its host buffer.
+ggml_tensor * llama_decoded_logits(emovec_hooks * h, bool * copied);
+// Before a decode: hide the logits tensor from llama.cpp's output copy (hide), or show it again. Takes effect only
+// when llama.cpp reuses its last graph; a graph it builds anew shows its logits, and is copied as usual.
+void llama_hide_logits(emovec_hooks * h, bool hide);
+// Row r of a decode's logits tensor t, as floats on the host: t's own memory on the CPU, else copied into buf.
+const float * logits_row(const ggml_tensor * t, int32_t r, std::vector<float> & buf);
 }
 
 #ifdef EMOVEC_CUDA
 // Reduces n_rows device-resident rows of n_vocab logits to each row's candidates with key >= the k-th largest
-// (at most cap of them). Writes counts[n_rows] (> cap: too many ties to hold) and ids/vals[n_rows * cap].
-// Returns 0, or a CUDA error code.
+// (at most cap of them): *counts[n_rows] (> cap: too many ties to hold) and *ids / *vals[n_rows * cap] point
+// into pinned host memory valid until the next call. Returns 0, or a CUDA error code.
 int emovec_cuda_topk(void ** scratch, const float * d_logits, int64_t n_vocab, int64_t n_rows, int32_t k, int32_t cap,
-                     int32_t * counts, int32_t * ids, float * vals);
+                     const int32_t ** counts, const int32_t ** ids, const float ** vals);
 void emovec_cuda_free(void * scratch);
 
 // Residual kernels (residual_cuda.cu). All return "" or a one-line CUDA error.

@@ -14,6 +14,8 @@
 //    256-sequence decode rate and 8-10% of prefill. The callback lives in llama_context's private cparams, and the logits of
 //    the last ubatch in its private last graph result; both are reached with the explicit-instantiation rule
 //    (access checks do not apply to names in an explicit instantiation, [temp.spec.general]).
+// 3. Skipping llama.cpp's copy of the logits to the host when the sampler needs only the candidates the hooks
+//    reduce on the device (below, llama_hide_logits).
 #include "hooks.h"
 
 #include "ggml-backend-impl.h"
@@ -67,9 +69,30 @@ void llama_set_eval_callback(emovec_hooks * h, bool on) {
     ggml_backend_sched_set_eval_callback(h->ctx->get_sched(), cp.cb_eval, cp.cb_eval_user_data);
 }
 
-ggml_tensor * llama_last_logits(emovec_hooks * h) {
+// llama.cpp copies the logits of each ubatch to the host when its graph result names a logits tensor
+// (llama_context::decode: `if (logits.data && t_logits ...)`). A graph it builds names them; a reused one keeps
+// whatever its result holds, so clearing t_logits of the last graph result skips the copy of the next decode that
+// reuses it, and nothing else: the tensor is still computed, in the same memory (set as an output at build).
+ggml_tensor * llama_decoded_logits(emovec_hooks * h, bool * copied) {
     llm_graph_result * res = h->ctx->*member(LastResultOf{});
-    return res == nullptr ? nullptr : res->get_logits();
+    *copied = true;
+    if (res == nullptr) return nullptr;
+    if (res->t_logits != nullptr) {  // shown (or a graph built for this decode): copied
+        h->held_graph = res;
+        h->held_logits = res->t_logits;
+        return res->t_logits;
+    }
+    if (res != h->held_graph) return nullptr;
+    *copied = false;  // the graph we hid its logits from, reused
+    return h->held_logits;
+}
+
+void llama_hide_logits(emovec_hooks * h, bool hide) {
+    llm_graph_result * res = h->ctx->*member(LastResultOf{});
+    // a last graph that is not the one we saw will not be reused (llama.cpp reuses only its active result)
+    if (res == nullptr || res != h->held_graph) return;
+    if (hide && res->t_logits == h->held_logits) res->t_logits = nullptr;
+    if (!hide && res->t_logits == nullptr) res->t_logits = h->held_logits;
 }
 
 void llama_stream_free(emovec_hooks * h) {

@@ -79,35 +79,46 @@ extern "C" int32_t emovec_sample(struct llama_context * ctx, const struct emovec
                                  int32_t * out_tokens, int32_t n_threads) {
     const llama_vocab * vocab = llama_model_get_vocab(llama_get_model(ctx));
     const int32_t n_vocab = llama_vocab_n_tokens(vocab);
-    std::vector<const float *> logits(n);
-    for (int32_t i = 0; i < n; ++i) {
+    // The hooks hold a row's candidates when they reduced every output row of this decode (the row of batch index
+    // i: hooks->out_row[i], from llama.cpp's split of the batch). Where llama.cpp copied the logits to the host
+    // each is checked against them; where the logits stayed on the device a row the candidates cannot serve is
+    // fetched from there.
+    const bool reduced = hooks != nullptr && hooks->k > 0 && hooks->rows == hooks->n_outputs;
+    const bool on_host = hooks == nullptr || hooks->logits_copied;
+    if (!on_host && hooks->device_logits == nullptr) return -1;
+    std::vector<const float *> logits(n, nullptr);
+    for (int32_t i = 0; i < n && on_host; ++i) {
         logits[i] = llama_get_logits_ith(ctx, rows[i]);
         if (logits[i] == nullptr) return -1;
     }
-    // The hooks hold a row's candidates when they reduced every output row of this decode (the row of batch index
-    // i: hooks->out_row[i], from llama.cpp's split of the batch); each is still checked against the logits.
-    const bool reduced = hooks != nullptr && hooks->k > 0 && hooks->rows == hooks->n_outputs;
     std::atomic<int32_t> from_candidates{0};
+    std::atomic<bool> failed{false};
     emovec::Pool::shared().run(std::max(1, std::min(n_threads, n)), n, [&](int32_t i) {
         static thread_local std::vector<Candidate> cand;
         static thread_local std::vector<double> p;
+        static thread_local std::vector<float> fetched;
         const int32_t k = (top_ks[i] <= 0 || top_ks[i] > n_vocab) ? n_vocab : top_ks[i];
         const int32_t want = temps[i] <= 0.0f ? 1 : k;
-        const int32_t r = reduced && rows[i] >= 0 && rows[i] < (int32_t) hooks->out_row.size() ? hooks->out_row[rows[i]] : -1;
-        if (r >= 0 && hooks->counts[r] >= want && want <= hooks->k) {
+        const int32_t r = hooks != nullptr && rows[i] >= 0 && rows[i] < (int32_t) hooks->out_row.size() ? hooks->out_row[rows[i]] : -1;
+        if (reduced && r >= 0 && hooks->counts[r] >= want && want <= hooks->k) {
             const Candidate * c = hooks->cand.data() + (size_t) r * hooks->k;
-            if (candidates_match(c, want, logits[i])) {
+            if (!on_host || candidates_match(c, want, logits[i])) {
                 out_tokens[i] = sample_from(c, want, temps[i], top_ps[i], seeds[i], steps[i], p);
                 from_candidates.fetch_add(1);
                 return;
             }
         }
-        if (temps[i] <= 0.0f) {
-            out_tokens[i] = (int32_t) (std::max_element(logits[i], logits[i] + n_vocab) - logits[i]);
+        const float * row = on_host ? logits[i] : r >= 0 ? emovec::logits_row(hooks->device_logits, r, fetched) : nullptr;
+        if (row == nullptr) {
+            failed.store(true);
             return;
         }
-        top_k(logits[i], n_vocab, k, cand);
+        if (temps[i] <= 0.0f) {
+            out_tokens[i] = (int32_t) (std::max_element(row, row + n_vocab) - row);
+            return;
+        }
+        top_k(row, n_vocab, k, cand);
         out_tokens[i] = sample_from(cand.data(), k, temps[i], top_ps[i], seeds[i], steps[i], p);
     });
-    return from_candidates.load();
+    return failed.load() ? -1 : from_candidates.load();
 }

@@ -54,7 +54,8 @@ __global__ void topk_kernel(const float * logits, int64_t n_vocab, int32_t k, in
 
 struct Scratch {
     cudaStream_t stream = nullptr;
-    void * buf = nullptr;
+    void * buf = nullptr;   // device: counts, ids, vals
+    void * host = nullptr;  // pinned copy of buf: a pageable copy would be staged by the driver, slower
     size_t size = 0;
 };
 
@@ -76,7 +77,7 @@ struct Scratch {
     } while (0)
 
 int emovec_cuda_topk(void ** scratch, const float * d_logits, int64_t n_vocab, int64_t n_rows, int32_t k, int32_t cap,
-                     int32_t * counts, int32_t * ids, float * vals) {
+                     const int32_t ** counts, const int32_t ** ids, const float ** vals) {
     if (n_rows <= 0) return 0;
     auto * s = static_cast<Scratch *>(*scratch);
     if (s == nullptr) {
@@ -87,9 +88,11 @@ int emovec_cuda_topk(void ** scratch, const float * d_logits, int64_t n_vocab, i
     const size_t need = (size_t) n_rows * (sizeof(int32_t) + (size_t) cap * (sizeof(int32_t) + sizeof(float)));
     if (s->size < need) {
         if (s->buf != nullptr) cudaFree(s->buf);
-        s->buf = nullptr;
+        if (s->host != nullptr) cudaFreeHost(s->host);
+        s->buf = s->host = nullptr;
         s->size = 0;
         EMOVEC_CUDA_TRY(cudaMalloc(&s->buf, need));
+        EMOVEC_CUDA_TRY(cudaMallocHost(&s->host, need));
         s->size = need;
     }
     auto * d_counts = static_cast<int32_t *>(s->buf);
@@ -98,10 +101,11 @@ int emovec_cuda_topk(void ** scratch, const float * d_logits, int64_t n_vocab, i
     if (k < 1 || k > kThreads || n_vocab < kThreads) return 1; // outside what the kernel handles: full rows
     topk_kernel<<<(unsigned) n_rows, kThreads, 0, s->stream>>>(d_logits, n_vocab, k, cap, d_counts, d_ids, d_vals);
     EMOVEC_CUDA_TRY(cudaPeekAtLastError());
-    EMOVEC_CUDA_TRY(cudaMemcpyAsync(counts, d_counts, n_rows * sizeof(int32_t), cudaMemcpyDeviceToHost, s->stream));
-    EMOVEC_CUDA_TRY(cudaMemcpyAsync(ids, d_ids, n_rows * cap * sizeof(int32_t), cudaMemcpyDeviceToHost, s->stream));
-    EMOVEC_CUDA_TRY(cudaMemcpyAsync(vals, d_vals, n_rows * cap * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
+    EMOVEC_CUDA_TRY(cudaMemcpyAsync(s->host, s->buf, need, cudaMemcpyDeviceToHost, s->stream)); // the three arrays at once
     EMOVEC_CUDA_TRY(cudaStreamSynchronize(s->stream));
+    *counts = static_cast<const int32_t *>(s->host);
+    *ids = *counts + n_rows;
+    *vals = reinterpret_cast<const float *>(*ids + n_rows * cap);
     return 0;
 }
 
@@ -109,6 +113,7 @@ void emovec_cuda_free(void * scratch) {
     auto * s = static_cast<Scratch *>(scratch);
     if (s == nullptr) return;
     if (s->buf != nullptr) cudaFree(s->buf);
+    if (s->host != nullptr) cudaFreeHost(s->host);
     if (s->stream != nullptr) cudaStreamDestroy(s->stream);
     delete s;
 }

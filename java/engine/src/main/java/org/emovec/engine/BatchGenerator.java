@@ -48,11 +48,12 @@ public final class BatchGenerator implements AutoCloseable {
     private final llama_sampler[] chains; // BACKEND: the chain each sequence slot samples with
     private llama_sampler_seq_config chainConfigs;
     private final Hooks hooks; // logits reduction for the host sampler; residual capture and steering
-    private final boolean hookCandidates;
     /**
-     * Candidates the eval hook keeps per row (system property emovec.hookTopK, default 64; 0 turns the hook
-     * off); requests with a larger top-k, or none, read the full row.
+     * Candidates the hooks keep per logits row for the host sampler (system property emovec.hookTopK, default 64;
+     * 0: none, every row is sampled from the full logits); requests with a larger top-k, or none, read the full
+     * row, and only decodes where no request does keep their logits on the device.
      */
+    private final int candidates;
     static int hookTopK() { return Integer.getInteger("emovec.hookTopK", 64); }
 
     /**
@@ -63,8 +64,10 @@ public final class BatchGenerator implements AutoCloseable {
         public long prefillTokens, generatedTokens, steps;
         public long decodeOnlySteps, decodeOnlyTokens, decodeOnlyNanos;
         public long decodeNanos, sampleNanos, totalNanos;
-        /** Rows sampled from the eval hook's candidates rather than the full logits row. */
+        /** Rows sampled from the hooks' candidates rather than the full logits row. */
         public long rowsFromCandidates;
+        /** Decodes whose logits stayed on the device (llama.cpp did not copy them to the host). */
+        public long logitsKeptOnDevice;
         /** Prompt tokens not prefilled because another sequence's KV cache held them. */
         public long sharedPromptTokens;
         /** Micro-batches llama.cpp ran: each reads every weight once, so a decode step should be one. */
@@ -108,8 +111,8 @@ public final class BatchGenerator implements AutoCloseable {
             }
             p.samplers(chainConfigs).n_samplers(options.parallel());
         }
-        hookCandidates = !backendSampling && hookTopK() > 0;
-        hooks = new Hooks(model, options.parallel(), hookCandidates ? hookTopK() : 0);
+        candidates = backendSampling ? 0 : Math.max(0, hookTopK());
+        hooks = new Hooks(model, options.parallel(), candidates);
         hooks.install(p);
         Native.takeLastError();
         ctx = llama_init_from_model(model.handle(), p);
@@ -149,6 +152,7 @@ public final class BatchGenerator implements AutoCloseable {
         int nOut;
         Prompt prompt;  // the request's prompt when it may be shared (no capture, no steering), else null
         Prompt held;    // a prompt whose first length-1 tokens this sequence's KV cache holds (stays after finishing)
+        boolean candidatesServe; // the hooks' candidates hold every token this request's sampling can pick
 
         Slot(int seq) { this.seq = seq; }
 
@@ -189,6 +193,7 @@ public final class BatchGenerator implements AutoCloseable {
             // sequences alone first would split each step at every sequence still prefilling, more and more
             // often as sequences drift out of step over a long run.
             int count = 0;
+            boolean hostLogits = false; // some row sampled here needs more than the hooks' candidates
             for (Slot s : slots) {
                 if (!s.busy()) continue;
                 if (s.prefilling()) count = addPrompt(s, s.fed, 1, count, tokens, pos, seqs, wantLogits, rowSlot);
@@ -196,6 +201,7 @@ public final class BatchGenerator implements AutoCloseable {
                     tokens[count] = s.pending; pos[count] = s.past; seqs[count] = s.seq; wantLogits[count] = 1;
                     rowSlot[count++] = s.seq;
                 }
+                hostLogits |= !s.candidatesServe;
             }
             for (Slot s : slots) {
                 if (!s.busy() || !s.prefilling() || count == n) continue;
@@ -208,7 +214,7 @@ public final class BatchGenerator implements AutoCloseable {
             }
             long stepStart = System.nanoTime();
             emovec_batch_fill(batch, count, tokens, pos, seqs, wantLogits);
-            hooks.begin(count, pos, seqs, wantLogits, llama_n_ubatch(ctx), options.parallel() > 1);
+            hooks.begin(count, pos, seqs, wantLogits, llama_n_ubatch(ctx), options.parallel() > 1, hostLogits);
             int rc = llama_decode(ctx, batch);
             if (rc == 0) llama_synchronize(ctx); // no cost (sampling waits anyway) and it splits the timings honestly
             if (rc != 0) {
@@ -216,6 +222,7 @@ public final class BatchGenerator implements AutoCloseable {
                         + (rc == 1 ? ": the KV cache is full, lower --parallel or raise --ctx" : ""));
             }
             hooks.end();
+            if (!hooks.logitsCopied()) stats.logitsKeptOnDevice++;
             long decoded = System.nanoTime();
             int ubatches = hooks.ubatches();
             int longest = 0;
@@ -246,7 +253,7 @@ public final class BatchGenerator implements AutoCloseable {
                     llama_sampler_accept(chains[sampled[r]], out[r]);
                 }
             } else {
-                int fromCandidates = emovec_sample(ctx, hookCandidates ? hooks.handle() : null, nRows, rows, temps, topKs, topPs, seeds, steps, out, options.threads());
+                int fromCandidates = emovec_sample(ctx, candidates > 0 ? hooks.handle() : null, nRows, rows, temps, topKs, topPs, seeds, steps, out, options.threads());
                 if (fromCandidates < 0) throw new EmovecException("llama.cpp returned no logits for a sampled row (internal error)");
                 stats.rowsFromCandidates += fromCandidates;
             }
@@ -311,6 +318,8 @@ public final class BatchGenerator implements AutoCloseable {
             chains[s.seq] = fresh;
         }
         s.request = r;
+        Sampling sp = r.sampling();
+        s.candidatesServe = candidates > 0 && (sp.temperature() <= 0 || (sp.topK() >= 1 && sp.topK() <= candidates));
         s.prompt = start.prompt();
         if (s.prompt == null || !s.prompt.equals(s.held)) s.held = null;
         s.fed = shared;

@@ -38,7 +38,8 @@ final class Hooks implements AutoCloseable {
         this.captureLength = new int[slots];
         captureLayers(new int[0]);
         // emovec.hookDiagnostics: 1 = ask for the residual tensors but do no work (benchmarks isolate the graph split);
-        // 2 = keep llama.cpp's eval callback on for every decode (what it costs when nothing needs it)
+        // 2 = keep llama.cpp's eval callback on for every decode (what it costs when nothing needs it); 4 = llama.cpp
+        // copies the logits to the host after every decode (what that copy costs)
         emovec_hooks_diagnostics(handle, Integer.getInteger("emovec.hookDiagnostics", 0));
     }
 
@@ -198,9 +199,12 @@ final class Hooks implements AutoCloseable {
         return rows;
     }
 
-    /** Before llama_decode: the batch about to be decoded. */
-    void begin(int n, int[] pos, int[] seqs, byte[] wantLogits, int nUbatch, boolean splitEqual) {
-        emovec_hooks_begin(handle, n, pos, seqs, wantLogits, nUbatch, splitEqual);
+    /**
+     * Before llama_decode: the batch about to be decoded; hostLogits when the caller reads logits rows beyond the
+     * hooks' candidates (else llama.cpp may leave them on the device: see emovec_hooks_begin).
+     */
+    void begin(int n, int[] pos, int[] seqs, byte[] wantLogits, int nUbatch, boolean splitEqual, boolean hostLogits) {
+        emovec_hooks_begin(handle, n, pos, seqs, wantLogits, nUbatch, splitEqual, hostLogits);
     }
 
     /** Micro-batches llama.cpp splits the batch given to the last {@link #begin} into. */
@@ -215,6 +219,9 @@ final class Hooks implements AutoCloseable {
         String e = emovec_hooks_error(handle).getString();
         if (!e.isEmpty()) throw new EmovecException("residual hooks: " + e);
     }
+
+    /** After {@link #end}: whether llama.cpp copied the decode's logits to the host (else they stayed on the device). */
+    boolean logitsCopied() { return emovec_hooks_logits_copied(handle); }
 
     @Override
     public void close() {

@@ -5,7 +5,7 @@ import org.emovec.llama.global.LlamaCpp;
 
 /** Loads the native libraries (from the jar, via JavaCPP) and initialises llama.cpp once per process. */
 public final class Native {
-    private static final String EXPECTED_VERSION = "0.5.0";
+    private static final String EXPECTED_VERSION = "0.6.0";
     private static volatile boolean ready;
 
     private Native() {}

@@ -106,7 +106,7 @@ public final class PromptScorer implements AutoCloseable {
         Pointer memory = llama_get_memory(ctx);
         llama_memory_clear(memory, true);
         emovec_batch_fill(batch, n, tok, pos, seq, want);
-        hooks.begin(n, pos, seq, want, llama_n_ubatch(ctx), options.kvPerSequence() && options.sequences() > 1);
+        hooks.begin(n, pos, seq, want, llama_n_ubatch(ctx), options.kvPerSequence() && options.sequences() > 1, true);
         int rc = llama_decode(ctx, batch);
         if (rc != 0) {
             String why = Native.lastErrorSuffix();

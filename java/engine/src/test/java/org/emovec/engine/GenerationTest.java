@@ -172,11 +172,15 @@ class GenerationTest {
         } finally {
             System.clearProperty("emovec.hookTopK");
         }
+        long keptOnDevice;
         try (BatchGenerator g = new BatchGenerator(model, GeneratorOptions.of(4, 128))) {
             hooked = g.generateAll(reqs);
             fromCandidates = g.stats().rowsFromCandidates;
+            keptOnDevice = g.stats().logitsKeptOnDevice;
         }
         assertTrue(fromCandidates > 7 * 20 / 2, "most rows come from the hook's candidates: " + fromCandidates);
+        // once "wide" is done, every row fits the candidates: llama.cpp need not copy the logits to the host
+        assertTrue(keptOnDevice > 5, "decodes whose logits stayed on the device: " + keptOnDevice);
         for (int i = 0; i < reqs.size(); i++) assertArrayEquals(full.get(i).tokens(), hooked.get(i).tokens(), reqs.get(i).id());
     }
 
