@@ -78,15 +78,13 @@ for i in range(int(sys.argv[1])):
     text = " ".join(words[(i + j) % len(words)] for j in range(62))
     print(json.dumps({"id": f"p{i}", "text": text}))
 PY
-  for sampler in ${SAMPLERS:-host host-copy host-callback}; do
-    # host: candidates from the device top-k (decode-only steps run without llama.cpp's eval callback, their
-    # logits stay on the device); host-copy: the same, but llama.cpp copies the logits to the host every step (as
-    # llama-batched-bench does); host-callback: that, with the eval callback on for every decode;
+  for sampler in ${SAMPLERS:-host host-copy}; do
+    # host: candidates from the device top-k (the logits of decode-only steps stay on the device);
+    # host-copy: the same, but llama.cpp copies the logits to the host every step (as llama-batched-bench does);
     # host-full: whole logits rows sampled on the host; host-nokernel: the device top-k kernel skipped
     extra=(); export EMOVEC_HOOK_CUDA=1
     case "$sampler" in
       host-copy) extra=(-Demovec.hookDiagnostics=4) ;;
-      host-callback) extra=(-Demovec.hookDiagnostics=6) ;;
       host-full) extra=(-Demovec.hookTopK=0) ;;
       host-nokernel) export EMOVEC_HOOK_CUDA=0 ;;
     esac

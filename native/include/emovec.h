@@ -30,17 +30,17 @@ void emovec_batch_fill(struct llama_batch * batch, int32_t n, const int32_t * to
 // (What the logit lens reads the unembedding with, whatever a GGUF's quantization.)
 int32_t emovec_dequantize(int32_t type, const void * src, float * dst, int64_t n);
 
-// Hooks on llama.cpp's graph evaluation: give emovec_hooks_callback() and the hooks object to
-// llama_context_params.cb_eval and cb_eval_user_data. The hooks can
-//  - reduce each ubatch's logits, where they live (a CUDA kernel on the GPU), to every row's top_k best
+// Hooks on llama.cpp's graph evaluation, attached to one context (no eval callback: emovec_hooks_attach wraps the
+// context's backends, which then compute a graph in views cut after the tensors the hooks want, the hooks' work
+// queued in between without stopping the host; a decode that needs nothing is llama.cpp's own). The hooks can
+//  - reduce each decode's logits, where they live (a CUDA kernel on the GPU), to every row's top_k best
 //    candidates, which emovec_sample then reads instead of the whole vocabulary (top_k 0: off);
 //  - capture and steer the residual stream (below).
 struct emovec_hooks;
 struct emovec_hooks * emovec_hooks_new(int32_t top_k);
+// Before the context is freed or after: the context's backends then compute as llama.cpp's own again.
 void emovec_hooks_free(struct emovec_hooks * hooks);
-ggml_backend_sched_eval_callback emovec_hooks_callback(void);
-// The context the hooks were installed in, once created: on the GPU the hooks then order their kernels before
-// llama.cpp's next ones by an event on llama.cpp's stream instead of synchronising after every hooked layer.
+// The context the hooks serve, once created (and before its first decode).
 void emovec_hooks_attach(struct emovec_hooks * hooks, struct llama_context * ctx);
 // Before each llama_decode: the batch's positions, sequences and output flags (as given to emovec_batch_fill),
 // the context's n_ubatch, and split_equal = the context keeps a KV stream per sequence (kv_unified false and
@@ -50,22 +50,19 @@ void emovec_hooks_attach(struct emovec_hooks * hooks, struct llama_context * ctx
 // decode's candidates and error.
 void emovec_hooks_begin(struct emovec_hooks * hooks, int32_t n, const int32_t * pos, const int32_t * seqs,
                         const int8_t * want_logits, int32_t n_ubatch, bool split_equal, bool host_logits);
-// After llama_decode and llama_synchronize. A decode that captures and steers nothing and has every output row
-// in its last ubatch runs without the eval callback (emovec_hooks_begin switches it off: ggml evaluating a graph
-// in stretches for a callback cost 3% of the decode rate and 8-10% of prefill on an H100); its logits rows are
-// then reduced here, from the tensor llama.cpp left on the device. Without host_logits llama.cpp did not copy
-// them to the host at all (n_outputs x n_vocab floats: 131 MB at 256 rows of a 128k vocabulary) unless it built
-// a new graph for the decode; llama_get_logits_ith then returns stale rows, and emovec_sample reads the
-// candidates, or fetches a row from the device.
+// After llama_decode and llama_synchronize. A decode with every output row in its last ubatch has its logits
+// reduced here, from the tensor llama.cpp left on the device. Without host_logits llama.cpp did not copy them to
+// the host at all (n_outputs x n_vocab floats: 131 MB at 256 rows of a 128k vocabulary) unless it built a new
+// graph for the decode; llama_get_logits_ith then returns stale rows, and emovec_sample reads the candidates, or
+// fetches a row from the device.
 void emovec_hooks_end(struct emovec_hooks * hooks);
 // After emovec_hooks_end: whether llama.cpp copied the last decode's logits to its host buffer.
 bool emovec_hooks_logits_copied(const struct emovec_hooks * hooks);
 // After llama_decode: "" or what went wrong in the hooks (then no capture or steering of that decode can be trusted).
 const char * emovec_hooks_error(const struct emovec_hooks * hooks);
-// Diagnostics: flags 1 = the residual hook asks llama.cpp for its tensors (splitting the graph there) but does
-// no work, which isolates the cost of the split from the cost of capture and steering; 2 = the eval callback
-// stays on for every decode (what it costs when nothing needs it); 4 = llama.cpp copies the logits to the host
-// after every decode (what that copy costs).
+// Diagnostics: flags 1 = the hooks split llama.cpp's graph at the residual tensors asked for but do no work
+// there, which isolates the cost of the split from the cost of capture and steering; 4 = llama.cpp copies the
+// logits to the host after every decode (what that copy costs).
 void emovec_hooks_diagnostics(struct emovec_hooks * hooks, int32_t flags);
 // Logits rows reduced since emovec_hooks_begin.
 int32_t emovec_hooks_rows(const struct emovec_hooks * hooks);

@@ -1,14 +1,15 @@
-// The eval hook (llama_context_params.cb_eval). llama.cpp asks it, node by node, whether it wants a tensor;
-// for those it does, llama.cpp stops, synchronises, and calls it with the computed tensor, which the hook may
-// read or change in place before the rest of the graph runs. emovec wants:
-//  - "l_out-L" (the residual stream after block L) at captured or steered layers: see residual.cpp;
-//  - "result_output" (the logits), to reduce each row to its k best candidates where the tensor lives -- a
-//    CUDA kernel on the GPU, the host top-k on the CPU -- so that sampling reads k values a row instead of the
-//    whole vocabulary (128k floats a row, 131 MB a step at 256 rows).
-// Merely installing a callback slows ggml down, so each decode that needs neither (nothing captured or steered,
-// every output row in the last ubatch) runs without it, and emovec_hooks_end reduces the logits afterwards. Where
-// the sampler needs nothing but the candidates, llama.cpp does not even copy the logits to the host.
-// The hook knows which sequence and position each tensor row holds from the batch described to it by
+// The hooks on llama.cpp's graph evaluation. Each of llama.cpp's backends computes through split_compute
+// (llama_internals.cpp wraps them) which, for a decode that needs it, cuts the graph after the tensors emovec wants:
+//  - "l_out-L" (the residual stream after block L) at captured or steered layers: see residual.cpp; on a GPU the
+//    work is queued between the views, ordered by events, and the host never waits;
+//  - "result_output" (the logits) of a ubatch before the last, whose memory the next ubatch reuses: each row
+//    reduced to its k best candidates where the tensor lives -- a CUDA kernel on the GPU, the host top-k on the
+//    CPU -- so that sampling reads k values a row instead of the whole vocabulary (128k floats a row, 131 MB a
+//    step at 256 rows). The usual decode, all its output rows in its last ubatch, is not split for them:
+//    emovec_hooks_end reduces them after the decode. Where the sampler needs nothing but the candidates,
+//    llama.cpp does not even copy the logits to the host.
+// A decode that needs neither is computed by llama.cpp's own code, untouched.
+// The hooks know which sequence and position each tensor row holds from the batch described to them by
 // emovec_hooks_begin and llama.cpp's split of that batch (ubatch_plan.cpp), checked against what llama.cpp
 // actually computes.
 #include "hooks.h"
@@ -123,16 +124,16 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-void on_residual_work(emovec_hooks * h, ggml_tensor * t, int32_t layer);
+void on_residual_work(emovec_hooks * h, ggml_tensor * t, int32_t layer, ggml_backend_t backend);
 
-void on_residual(emovec_hooks * h, ggml_tensor * t, int32_t layer) {
+void on_residual(emovec_hooks * h, ggml_tensor * t, int32_t layer, ggml_backend_t backend) {
     const auto t0 = std::chrono::steady_clock::now();
-    on_residual_work(h, t, layer);
+    on_residual_work(h, t, layer, backend);
     h->prof_calls++;
     h->prof_total += seconds_since(t0);
 }
 
-void on_residual_work(emovec_hooks * h, ggml_tensor * t, int32_t layer) {
+void on_residual_work(emovec_hooks * h, ggml_tensor * t, int32_t layer, ggml_backend_t backend) {
     if (layer <= h->last_layer) { // a new ubatch starts with its first hooked layer
         ++h->ubatch;
         h->positions_checked = false;
@@ -162,7 +163,7 @@ void on_residual_work(emovec_hooks * h, ggml_tensor * t, int32_t layer) {
         h->prof_positions += seconds_since(t0);
     }
     const auto t1 = std::chrono::steady_clock::now();
-    emovec::residual_eval(h, t, layer, rows);
+    emovec::residual_eval(h, t, layer, rows, backend);
     h->prof_eval += seconds_since(t1);
 }
 
@@ -192,23 +193,32 @@ void on_logits(emovec_hooks * h, ggml_tensor * t) {
     reduce_logits(h, t);
 }
 
-bool on_eval(struct ggml_tensor * t, bool ask, void * user) {
-    auto * h = static_cast<emovec_hooks *>(user);
-    const bool logits = std::strcmp(t->name, "result_output") == 0;
-    if (ask) return (logits && h->k > 0) || residual_layer(h, t->name) >= 0;
-    if (logits) {
-        h->last_layer = 1 << 30;
-        on_logits(h, t);
-        return true;
-    }
-    const int32_t layer = residual_layer(h, t->name);
-    if (layer >= 0) on_residual(h, t, layer);
-    return true;
-}
-
 }  // namespace
 
 namespace emovec {
+
+enum ggml_status split_compute(emovec_hooks * h, ggml_backend_t backend, ggml_cgraph * graph, GraphCompute compute) {
+    const int n = ggml_graph_n_nodes(graph);
+    int j0 = 0;
+    for (int j = 0; j < n; ++j) {
+        ggml_tensor * t = ggml_graph_node(graph, j);
+        const bool logits = h->logits_in_graph && std::strcmp(t->name, "result_output") == 0;
+        const int32_t layer = logits ? -1 : residual_layer(h, t->name);
+        if (!logits && layer < 0) continue;
+        const ggml_status status = llama_compute_view(backend, graph, j0, j + 1, compute);
+        if (status != GGML_STATUS_SUCCESS) return status;
+        j0 = j + 1;
+        if (logits) {
+            ggml_backend_synchronize(backend); // the top-k reads the logits now
+            h->last_layer = 1 << 30;
+            on_logits(h, t);
+        } else {
+            on_residual(h, t, layer, backend);
+        }
+    }
+    if (j0 == 0) return compute(backend, graph);
+    return j0 == n ? GGML_STATUS_SUCCESS : llama_compute_view(backend, graph, j0, n, compute);
+}
 
 const float * logits_row(const ggml_tensor * t, int32_t r, std::vector<float> & buf) {
     const float * row = static_cast<const float *>(t->data) + (size_t) r * t->ne[0];
@@ -235,7 +245,7 @@ void emovec_hooks_free(struct emovec_hooks * h) {
         fprintf(stderr, "emovec hooks: %lld residual calls, %.1f ms in the hook (position checks %.1f ms, capture/steer %.1f ms)\n",
                 (long long) h->prof_calls, 1e3 * h->prof_total, 1e3 * h->prof_positions, 1e3 * h->prof_eval);
     }
-    if (h != nullptr) emovec::llama_stream_free(h);
+    if (h != nullptr) emovec::llama_hooks_free(h);
 #ifdef EMOVEC_CUDA
     if (h != nullptr && h->gpu != nullptr) emovec_cuda_free(h->gpu);
     if (h != nullptr && h->residual_gpu != nullptr) emovec_cuda_residual_free(h->residual_gpu);
@@ -243,12 +253,10 @@ void emovec_hooks_free(struct emovec_hooks * h) {
     delete h;
 }
 
-ggml_backend_sched_eval_callback emovec_hooks_callback(void) { return on_eval; }
-
 void emovec_hooks_attach(struct emovec_hooks * h, struct llama_context * ctx) {
-    emovec::llama_stream_free(h);
+    emovec::llama_hooks_free(h);
     h->ctx = ctx;
-    h->callback_on = true; // as installed in the context's parameters
+    emovec::llama_wrap_backends(h);
 }
 
 void emovec_hooks_begin(struct emovec_hooks * h, int32_t n, const int32_t * pos, const int32_t * seqs,
@@ -274,18 +282,18 @@ void emovec_hooks_begin(struct emovec_hooks * h, int32_t n, const int32_t * pos,
             h->ubatch_outputs[u]++;
         }
     }
-    // The callback is needed to capture or steer, and to reduce logits of any ubatch but the last (llama.cpp
-    // reuses the memory of earlier ones); without it ggml runs the graph whole, as llama.cpp's own tools do.
+    // The graph is split to capture or steer, and to reduce logits of any ubatch but the last (llama.cpp reuses
+    // the memory of earlier ones); otherwise llama.cpp computes it whole, as its own tools do.
     bool residual = false;
     for (int32_t l = 0; l < h->n_layer && !residual; ++l) {
         residual = (!h->capture_users.empty() && h->capture_users[l] > 0) || (!h->steered_layer.empty() && h->steered_layer[l]);
     }
     const bool logits_early = h->k > 0 && !h->ubatches.empty() && h->ubatch_outputs.back() != h->n_outputs;
-    const bool on = residual || logits_early || h->ctx == nullptr || (h->diagnostics & 2) != 0;
-    if (on != h->callback_on && h->ctx != nullptr) emovec::llama_set_eval_callback(h, on);
-    h->callback_on = on;
+    if (h->ctx == nullptr && residual) fail(h, "the hooks capture or steer but were never attached to a context (emovec_hooks_attach)");
+    h->logits_in_graph = logits_early;
+    h->split = residual || logits_early;
     // The logits stay on the device when the sampler needs only the candidates and every output row is in the
-    // last ubatch, whose logits tensor outlives the decode (reduced by the callback or by emovec_hooks_end).
+    // last ubatch, whose logits tensor outlives the decode (reduced by emovec_hooks_end).
     h->host_logits = h->ctx == nullptr || h->k == 0 || host_logits || logits_early || (h->diagnostics & 4) != 0;
     if (h->ctx != nullptr) emovec::llama_hide_logits(h, !h->host_logits);
     h->logits_copied = true;
@@ -293,7 +301,8 @@ void emovec_hooks_begin(struct emovec_hooks * h, int32_t n, const int32_t * pos,
 }
 
 void emovec_hooks_end(struct emovec_hooks * h) {
-    if (h->ctx == nullptr || h->k == 0 || h->n_outputs == 0 || (h->callback_on && h->host_logits)) return;
+    h->split = false; // a decode not described by emovec_hooks_begin is llama.cpp's alone
+    if (h->ctx == nullptr || h->k == 0 || h->n_outputs == 0 || h->logits_in_graph) return;
     bool copied = true;
     ggml_tensor * t = emovec::llama_decoded_logits(h, &copied);
     h->logits_copied = copied;
@@ -303,7 +312,7 @@ void emovec_hooks_end(struct emovec_hooks * h) {
         return;
     }
     h->device_logits = t;
-    if (!h->callback_on && h->error.empty()) reduce_logits(h, t);
+    if (h->error.empty()) reduce_logits(h, t);
 }
 
 void emovec_hooks_diagnostics(struct emovec_hooks * h, int32_t flags) { h->diagnostics = flags; }

@@ -9,6 +9,7 @@
 #include <vector>
 
 struct ggml_tensor;
+struct ggml_cgraph;
 struct ggml_backend;
 struct ggml_backend_event;
 struct llama_context;
@@ -68,9 +69,10 @@ struct emovec_hooks {
     std::vector<int32_t> ubatch_outputs;  // per planned ubatch: its output rows
     int32_t n_outputs = 0;                // output rows in the batch
     int32_t logits_ubatch = 0;            // the planned ubatch the next logits should come from
-    bool callback_on = true;              // this decode runs with the eval callback (else: emovec_hooks_end reduces)
+    bool split = false;                   // this decode's graphs are split at hooked tensors (llama_internals.cpp)
+    bool logits_in_graph = false;         // ...and at each ubatch's logits, reduced there (else: by emovec_hooks_end)
     // After a decode llama.cpp copies every output row's logits to the host: n_outputs x n_vocab floats, 131 MB a
-    // step at 256 rows, about a tenth of an 8B decode step on an H100. A decode that runs without the callback and
+    // step at 256 rows, about a tenth of an 8B decode step on an H100. A decode whose logits are reduced after it and
     // whose rows the candidates serve (host_logits false in emovec_hooks_begin) skips that copy: llama_internals.cpp
     // hides the logits tensor of llama.cpp's reused graph from it, and the sampler reads the candidates, or a row
     // fetched from the device.
@@ -92,10 +94,10 @@ struct emovec_hooks {
     int64_t prof_calls = 0;
     double prof_total = 0, prof_positions = 0, prof_eval = 0;
 
-    // --- llama.cpp's internals: its stream, which waits for our kernels; its eval callback (llama_internals.cpp) ---
+    // --- llama.cpp's internals: its backends, whose graphs the hooks split, and their streams (llama_internals.cpp) ---
     struct llama_context * ctx = nullptr;                // from emovec_hooks_attach
-    struct ggml_backend * stream_backend = nullptr;      // llama.cpp's backend computing the hooked tensors
-    struct ggml_backend_event * stream_event = nullptr;  // recorded after our kernels; stream_backend waits on it
+    // per CUDA backend: an event recorded on its stream before our kernels, and one after them that it waits for
+    std::map<struct ggml_backend *, std::pair<struct ggml_backend_event *, struct ggml_backend_event *>> events;
 
     // --- residual stream (residual.cpp) ---
     int32_t n_embd = 0, n_layer = 0;
@@ -127,17 +129,25 @@ struct emovec_hooks {
 };
 
 namespace emovec {
-// Capture and steering at the residual tensor t of model layer `layer` (rows: batch indices of its rows).
-void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::vector<int32_t> & rows);
+// Capture and steering at the residual tensor t of model layer `layer` (rows: batch indices of its rows), just
+// computed by llama.cpp's backend (queued, on a GPU).
+void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::vector<int32_t> & rows, struct ggml_backend * backend);
 
-// The CUDA event (a cudaEvent_t) for the hook's kernels on tensor t to end with, so that llama.cpp's stream,
-// made to wait on it by llama_stream_wait, runs its next node after them; nullptr when llama.cpp's backend for
-// t is not known (no emovec_hooks_attach, or not CUDA): then the hook synchronises its own stream instead.
-void * llama_stream_event(emovec_hooks * h, const ggml_tensor * t);
-void llama_stream_wait(emovec_hooks * h);
-void llama_stream_free(emovec_hooks * h);
-// Turns llama.cpp's eval callback (the hooks) on or off for the next decodes of the attached context.
-void llama_set_eval_callback(emovec_hooks * h, bool on);
+// A backend's graph_compute, and the hooks' version of it: the graph computed in views cut after each tensor the
+// hooks read or change, their work queued in between (hooks.cpp).
+using GraphCompute = enum ggml_status (*)(struct ggml_backend *, struct ggml_cgraph *);
+enum ggml_status split_compute(emovec_hooks * h, struct ggml_backend * backend, struct ggml_cgraph * graph, GraphCompute compute);
+// Computes nodes [i0, i1) of graph (a view of it) with a backend's own graph_compute.
+enum ggml_status llama_compute_view(struct ggml_backend * backend, struct ggml_cgraph * graph, int i0, int i1, GraphCompute compute);
+// Makes every backend of the attached context compute through split_compute while h->split is set.
+void llama_wrap_backends(emovec_hooks * h);
+// Orders our GPU work after what llama.cpp's CUDA backend has queued: records *ready (a cudaEvent_t) on its stream
+// for our stream to wait for; our kernels then record *done, and llama_stream_wait makes the backend wait for it
+// before its next work. False where the backend is not CUDA (then synchronise it and our stream instead).
+bool llama_stream_events(emovec_hooks * h, struct ggml_backend * backend, void ** ready, void ** done);
+void llama_stream_wait(emovec_hooks * h, struct ggml_backend * backend);
+// The hooks are going away: their backends compute as llama.cpp's own again; their events are freed.
+void llama_hooks_free(emovec_hooks * h);
 // After a decode: the logits tensor of its last ubatch (on its device), or nullptr, and whether llama.cpp copied
 // the logits to its host buffer.
 ggml_tensor * llama_decoded_logits(emovec_hooks * h, bool * copied);
@@ -158,9 +168,11 @@ void emovec_cuda_free(void * scratch);
 
 // Residual kernels (residual_cuda.cu). All return "" or a one-line CUDA error.
 struct ResidualCudaPlan {
-    // steering: per row of x, the vector index (-1: none) and coefficient
+    // steering: per row of x, the vector index (-1: none) and coefficient, uploaded through the staging slot of
+    // `layer` (each steered layer of a ubatch has its own: its upload may still wait for the GPU to get there)
     const int32_t * row_vector;
     const float * row_coef;
+    int32_t layer, n_layer;
     // capture: each capturing sequence's rows here; flattened and uploaded only when plan_id differs from the
     // last plan uploaded
     int64_t plan_id;
@@ -168,10 +180,11 @@ struct ResidualCudaPlan {
     // accumulator row of sequence seq = seq * n_captures + capture
     int32_t capture, n_captures;
 };
-// Ends with the CUDA event `done` recorded on our stream, or (done nullptr) with our stream synchronised.
+// Starts after the CUDA event `ready` (nullptr: at once); ends with the CUDA event `done` recorded on our stream, or
+// (done nullptr) with our stream synchronised.
 std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, int64_t n_rows, const ResidualCudaPlan & plan,
                                  bool steer, const float * vectors, int32_t n_vectors, int64_t vectors_version,
-                                 int64_t n_acc_rows, void * done);
+                                 int64_t n_acc_rows, void * ready, void * done);
 // Reads n device accumulator rows from `first`: *sums (n x n_embd) and *norm_sums (n) point into pinned memory
 // valid until the next read, or are nullptr when nothing was accumulated on the device.
 std::string emovec_cuda_residual_read(void * scratch, int64_t first, int64_t n, int64_t n_embd, const float ** sums, const float ** norm_sums);

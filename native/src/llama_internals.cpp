@@ -2,26 +2,31 @@
 // headers (llama_context, ggml_backend_event), from the very llama.cpp source this library is built against
 // (cmake/build-native.sh passes it), so a change there fails this build rather than misbehaving.
 //
-// 1. Ordering the hook's GPU work before llama.cpp's next kernels without stopping the host. llama.cpp calls the
-//    eval hook after synchronising its stream; whatever the hook launches must finish before llama.cpp's next
-//    node overwrites the tensor (the allocator reuses its memory), and the plain way to ensure that is a
-//    cudaStreamSynchronize per hooked layer: ~60 us of an idle GPU each, 2-3 ms a decode step at 31 layers.
-//    Instead the hook's kernels end with an event on our stream and llama.cpp's own backend waits for that event
-//    (ggml_backend_event_wait = cudaStreamWaitEvent on llama.cpp's stream): the host goes straight on. The
-//    backend comes from llama_context::get_sched() (exported).
-// 2. The eval callback, on only for decodes that need it. With a callback ggml evaluates the graph node by node
-//    (asking the callback about each, synchronising after every stretch): on an H100 that alone cost 3% of the
-//    256-sequence decode rate and 8-10% of prefill. The callback lives in llama_context's private cparams, and the logits of
-//    the last ubatch in its private last graph result; both are reached with the explicit-instantiation rule
-//    (access checks do not apply to names in an explicit instantiation, [temp.spec.general]).
+// 1. Splitting llama.cpp's graph evaluation at the tensors the hooks read or change, without its eval callback.
+//    With a callback ggml evaluates the graph in stretches and stops the host after each (ggml_backend_synchronize
+//    in ggml_backend_sched_compute_splits): the GPU idles while the host runs the callback and launches the next
+//    stretch, and llama.cpp can no longer prepare the next ubatch while the GPU works. On an H100 that cost 3% of
+//    the 256-sequence decode rate at one hooked layer, 10% at every layer, and 8-10% of prefill. Instead each of
+//    llama.cpp's backends gets its graph_compute (ggml_backend_i, a per-backend function table) wrapped: a graph
+//    with hooked tensors is computed in views cut after each, the hook's work queued between them (hooks.cpp,
+//    split_compute). Nothing waits on the host.
+// 2. Ordering the hook's GPU work between two views without stopping the host: an event recorded on llama.cpp's
+//    stream after the view, which our stream waits for before its kernels, and an event after our kernels, which
+//    llama.cpp's stream waits for before the next view (ggml_backend_event_record / _wait). The backends come
+//    from llama_context::get_sched() (exported).
 // 3. Skipping llama.cpp's copy of the logits to the host when the sampler needs only the candidates the hooks
-//    reduce on the device (below, llama_hide_logits).
+//    reduce on the device (below, llama_hide_logits); the graph result holding them is private to llama_context
+//    and reached with the explicit-instantiation rule (access checks do not apply to names in an explicit
+//    instantiation, [temp.spec.general]).
 #include "hooks.h"
 
 #include "ggml-backend-impl.h"
+#include "ggml-impl.h"
 #include "llama-context.h"
 
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
 
 namespace {
 
@@ -29,45 +34,71 @@ namespace {
 template <typename Tag, typename Tag::type Member> struct Reach {
     friend typename Tag::type member(Tag) { return Member; }
 };
-struct CparamsOf { using type = llama_cparams llama_context::*; friend type member(CparamsOf); };
 struct LastResultOf { using type = llm_graph_result * llama_context::*; friend type member(LastResultOf); };
-template struct Reach<CparamsOf, &llama_context::cparams>;
 template struct Reach<LastResultOf, &llama_context::gf_res_prev_active>;
 
 }  // namespace
 
 namespace emovec {
 
-void * llama_stream_event(emovec_hooks * h, const ggml_tensor * t) {
-    if (h->ctx == nullptr || t->buffer == nullptr) return nullptr;
-    ggml_backend_dev_t dev = ggml_backend_buft_get_device(ggml_backend_buffer_get_type(t->buffer));
-    if (h->stream_backend != nullptr && ggml_backend_get_device(h->stream_backend) == dev) return h->stream_event->context;
-    if (h->stream_event != nullptr) ggml_backend_event_free(h->stream_event);
-    h->stream_event = nullptr;
-    h->stream_backend = nullptr;
+// Each wrapped backend: its own graph_compute, and the hooks that split its graphs (nullptr once freed; the entry
+// stays, since llama.cpp may still compute on the backend, or free it, after the hooks are gone).
+struct Wrapped {
+    ggml_status (*compute)(ggml_backend_t, ggml_cgraph *);
+    emovec_hooks * hooks;
+};
+std::mutex wrapped_mutex;
+std::unordered_map<ggml_backend_t, Wrapped> wrapped;
+
+ggml_status wrapped_compute(ggml_backend_t backend, ggml_cgraph * graph) {
+    Wrapped w;
+    {
+        std::lock_guard<std::mutex> lock(wrapped_mutex);
+        w = wrapped.at(backend);
+    }
+    if (w.hooks == nullptr || !w.hooks->split) return w.compute(backend, graph);
+    return split_compute(w.hooks, backend, graph, w.compute);
+}
+
+void llama_wrap_backends(emovec_hooks * h) {
     ggml_backend_sched_t sched = h->ctx->get_sched();
+    std::lock_guard<std::mutex> lock(wrapped_mutex);
     for (int i = 0; sched != nullptr && i < ggml_backend_sched_get_n_backends(sched); ++i) {
         ggml_backend_t b = ggml_backend_sched_get_backend(sched, i);
-        // only CUDA events are cudaEvent_t; any other backend keeps the synchronising path
-        if (ggml_backend_get_device(b) != dev || std::strncmp(ggml_backend_name(b), "CUDA", 4) != 0) continue;
-        ggml_backend_event_t e = ggml_backend_event_new(dev);
-        if (e == nullptr) return nullptr;
-        h->stream_backend = b;
-        h->stream_event = e;
-        return e->context;
+        if (b->iface.graph_compute != wrapped_compute) wrapped[b] = {b->iface.graph_compute, h};
+        else wrapped[b].hooks = h;
+        b->iface.graph_compute = wrapped_compute;
     }
-    return nullptr;
 }
 
-void llama_stream_wait(emovec_hooks * h) { ggml_backend_event_wait(h->stream_backend, h->stream_event); }
-
-void llama_set_eval_callback(emovec_hooks * h, bool on) {
-    llama_cparams & cp = h->ctx->*member(CparamsOf{});
-    cp.cb_eval = on ? emovec_hooks_callback() : nullptr;
-    cp.cb_eval_user_data = on ? h : nullptr;
-    // llama.cpp hands cparams' callback to its scheduler when it builds a graph; a reused graph keeps the old one
-    ggml_backend_sched_set_eval_callback(h->ctx->get_sched(), cp.cb_eval, cp.cb_eval_user_data);
+ggml_status llama_compute_view(ggml_backend_t backend, ggml_cgraph * graph, int i0, int i1, GraphCompute compute) {
+    ggml_cgraph view = ggml_graph_view(graph, i0, i1);
+    // ggml-cuda replays its CUDA graph for a graph whose uid it has seen without comparing the nodes; a view's uid
+    // is 0, so every node of every view was compared at every decode (~0.8 ms a step of the 8B model on an H100).
+    // The scheduler keeps a split's uid while llama.cpp reuses the graph, so the same range of the same split holds
+    // the same nodes: the view gets a uid of its own, derived from both (top bit set, apart from ggml's counter).
+    if (graph->uid != 0) {
+        uint64_t x = graph->uid * 0x9E3779B97F4A7C15ull ^ ((uint64_t) i0 << 32 | (uint32_t) i1);
+        x = (x ^ (x >> 31)) * 0xBF58476D1CE4E5B9ull;
+        view.uid = (x ^ (x >> 29)) | (1ull << 63);
+    }
+    return compute(backend, &view);
 }
+
+bool llama_stream_events(emovec_hooks * h, ggml_backend_t backend, void ** ready, void ** done) {
+    // only CUDA events are cudaEvent_t; any other backend keeps the synchronising path
+    if (std::strncmp(ggml_backend_name(backend), "CUDA", 4) != 0) return false;
+    auto & e = h->events[backend];
+    if (e.first == nullptr) e.first = ggml_backend_event_new(ggml_backend_get_device(backend));
+    if (e.second == nullptr) e.second = ggml_backend_event_new(ggml_backend_get_device(backend));
+    if (e.first == nullptr || e.second == nullptr) return false;
+    ggml_backend_event_record(e.first, backend);
+    *ready = e.first->context;
+    *done = e.second->context;
+    return true;
+}
+
+void llama_stream_wait(emovec_hooks * h, ggml_backend_t backend) { ggml_backend_event_wait(backend, h->events[backend].second); }
 
 // llama.cpp copies the logits of each ubatch to the host when its graph result names a logits tensor
 // (llama_context::decode: `if (logits.data && t_logits ...)`). A graph it builds names them; a reused one keeps
@@ -95,10 +126,18 @@ void llama_hide_logits(emovec_hooks * h, bool hide) {
     if (!hide && res->t_logits == nullptr) res->t_logits = h->held_logits;
 }
 
-void llama_stream_free(emovec_hooks * h) {
-    if (h->stream_event != nullptr) ggml_backend_event_free(h->stream_event);
-    h->stream_event = nullptr;
-    h->stream_backend = nullptr;
+void llama_hooks_free(emovec_hooks * h) {
+    {
+        std::lock_guard<std::mutex> lock(wrapped_mutex);
+        for (auto & w : wrapped) {
+            if (w.second.hooks == h) w.second.hooks = nullptr;
+        }
+    }
+    for (auto & e : h->events) {
+        if (e.second.first != nullptr) ggml_backend_event_free(e.second.first);
+        if (e.second.second != nullptr) ggml_backend_event_free(e.second.second);
+    }
+    h->events.clear();
 }
 
 }  // namespace emovec

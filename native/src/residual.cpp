@@ -41,7 +41,7 @@ const std::vector<Group> & capture_groups(emovec_hooks * h, const std::vector<in
 
 }  // namespace
 
-void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::vector<int32_t> & rows) {
+void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::vector<int32_t> & rows, ggml_backend_t backend) {
     const int64_t n_embd = t->ne[0], n_rows = (int64_t) rows.size();
     if (t->type != GGML_TYPE_F32 || !ggml_is_contiguous(t) || n_embd != h->n_embd) {
         h->error = "l_out-" + std::to_string(layer) + " is not a contiguous F32 tensor of width " + std::to_string(h->n_embd);
@@ -130,19 +130,25 @@ void residual_eval(emovec_hooks * h, ggml_tensor * t, int32_t layer, const std::
         return;
     }
 #ifdef EMOVEC_CUDA
-    ResidualCudaPlan plan{row_vector.data(), row_coef.data(), plan_id, &groups, capture, (int32_t) h->capture_layers.size()};
+    ResidualCudaPlan plan{row_vector.data(), row_coef.data(), layer, h->n_layer, plan_id, &groups, capture, (int32_t) h->capture_layers.size()};
     float * x = static_cast<float *>(t->data);
-    // kept rows are copied to the host below, after our kernels: those need our stream synchronised
+    // llama.cpp has only queued the computation of t. Our kernels wait for it on the GPU and llama.cpp's next work
+    // waits for them; kept rows are copied to the host below, so for them the host waits too.
     bool host_reads = false;
     for (const Group & g : groups) host_reads = host_reads || g.spec->keep_rows;
-    void * done = host_reads ? nullptr : llama_stream_event(h, t);
+    void * ready = nullptr;
+    void * done = nullptr;
+    if (host_reads || !llama_stream_events(h, backend, &ready, &done)) {
+        ggml_backend_synchronize(backend);
+        ready = done = nullptr;
+    }
     const std::string err = emovec_cuda_residual(&h->residual_gpu, x, n_embd, n_rows, plan, steer, h->vectors.data(),
-                                                 h->n_vectors, h->vectors_version, (int64_t) h->n_slots * h->capture_layers.size(), done);
+                                                 h->n_vectors, h->vectors_version, (int64_t) h->n_slots * h->capture_layers.size(), ready, done);
     if (!err.empty()) {
         h->error = "CUDA residual hook at layer " + std::to_string(layer) + ": " + err;
         return;
     }
-    if (done != nullptr) llama_stream_wait(h);
+    if (done != nullptr) llama_stream_wait(h, backend);
     for (const Group & g : groups) {
         h->row_counts[acc_row(h, g.seq, capture)] += (int64_t) g.rows.size();
         if (!g.spec->keep_rows) continue;

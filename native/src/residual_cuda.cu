@@ -1,4 +1,4 @@
-// Residual-stream kernels for the eval hook (see residual.cpp): steering adds coef * vector to chosen rows in
+// Residual-stream kernels for the hooks (see residual.cpp): steering adds coef * vector to chosen rows in
 // place; capture sums chosen rows, and their norms, into per-(sequence, layer) accumulators that stay on the
 // device until read: chunks of a few rows are summed in parallel, then each sequence adds its chunks in order
 // (deterministic, no atomics).
@@ -92,8 +92,9 @@ struct Scratch {
     size_t plan_host_size = 0;
     int64_t plan_id = INT64_MIN;    // the capture plan on the device (none yet)
     int32_t n_chunks = 0;
-    void * steer_plan = nullptr;    // steering: row_vector, row_coef
-    size_t steer_size = 0;
+    void * steer_plan = nullptr;    // steering: per layer a slot of steer_rows row_vector, then row_coef
+    int32_t * steer_host = nullptr; // pinned staging, the same slots
+    int64_t steer_rows = 0, steer_layers = 0;
     float * partial = nullptr;      // capture chunks' partial sums, then their norm sums
     size_t partial_size = 0;
     float * read_host = nullptr;    // pinned: accumulators read back (sums, then norm sums)
@@ -129,7 +130,7 @@ std::string grow(void ** buf, size_t * size, size_t need, bool pinned_host = fal
 
 std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, int64_t n_rows, const ResidualCudaPlan & plan,
                                  bool steer, const float * vectors, int32_t n_vectors, int64_t vectors_version, int64_t n_acc,
-                                 void * done) {
+                                 void * ready, void * done) {
     auto * s = static_cast<Scratch *>(*scratch);
     if (s == nullptr) {
         s = new Scratch();
@@ -149,21 +150,41 @@ std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, i
         TRY(cudaMemcpyAsync(s->vectors, vectors, (size_t) n_vectors * n_embd * sizeof(float), cudaMemcpyHostToDevice, s->stream));
         s->vectors_version = vectors_version;
     }
+    // Uploads go through pinned staging (a copy from pageable memory would wait for our stream, and with it for
+    // llama.cpp's). The host may run a whole ubatch ahead of the GPU, but never two: llama.cpp's scheduler waits
+    // for a graph's last computation before it copies the next ubatch's inputs.
     const unsigned chunks = (unsigned) ((n_embd + kThreads - 1) / kThreads);
+    int32_t * rv = nullptr;
+    float * rc = nullptr;
     if (steer) {
-        const std::string e = grow(&s->steer_plan, &s->steer_size, (size_t) n_rows * (sizeof(int32_t) + sizeof(float)));
-        if (!e.empty()) return e;
-        auto * rv = static_cast<int32_t *>(s->steer_plan);
-        auto * rc = reinterpret_cast<float *>(rv + n_rows);
-        TRY(cudaMemcpyAsync(rv, plan.row_vector, n_rows * sizeof(int32_t), cudaMemcpyHostToDevice, s->stream));
-        TRY(cudaMemcpyAsync(rc, plan.row_coef, n_rows * sizeof(float), cudaMemcpyHostToDevice, s->stream));
-        steer_kernel<<<dim3((unsigned) n_rows, std::min(chunks, 4u)), kThreads, 0, s->stream>>>(d_x, n_embd, rv, rc, s->vectors);
-        TRY(cudaPeekAtLastError());
+        if (s->steer_rows < n_rows || s->steer_layers < plan.n_layer) {
+            TRY(cudaStreamSynchronize(s->stream)); // nothing may still read the old slots
+            if (s->steer_plan != nullptr) cudaFree(s->steer_plan);
+            if (s->steer_host != nullptr) cudaFreeHost(s->steer_host);
+            s->steer_plan = nullptr;
+            s->steer_host = nullptr;
+            s->steer_rows = s->steer_layers = 0;
+            const int64_t rows = std::max<int64_t>(n_rows, 512);
+            TRY(cudaMalloc(&s->steer_plan, (size_t) plan.n_layer * rows * 2 * sizeof(int32_t)));
+            TRY(cudaMallocHost(&s->steer_host, (size_t) plan.n_layer * rows * 2 * sizeof(int32_t)));
+            s->steer_rows = rows;
+            s->steer_layers = plan.n_layer;
+        }
+        const size_t slot = (size_t) plan.layer * s->steer_rows * 2;
+        int32_t * staged = s->steer_host + slot;
+        std::memcpy(staged, plan.row_vector, n_rows * sizeof(int32_t));
+        std::memcpy(staged + n_rows, plan.row_coef, n_rows * sizeof(float));
+        rv = static_cast<int32_t *>(s->steer_plan) + slot;
+        rc = reinterpret_cast<float *>(rv + n_rows);
+        TRY(cudaMemcpyAsync(rv, staged, n_rows * 2 * sizeof(int32_t), cudaMemcpyHostToDevice, s->stream));
     }
     const std::vector<emovec::Group> & groups = *plan.groups;
     const int32_t n_seqs = (int32_t) groups.size();
-    if (n_seqs > 0) {
-        if (s->plan_id != plan.plan_id) {
+    if (n_seqs > 0 && s->plan_id != plan.plan_id) {
+        // a new capture plan (once a ubatch, or per layer where sequences capture different layers): the staging
+        // and device copies of the last one must be free (at once, but for those per-layer plans)
+        TRY(cudaStreamSynchronize(s->stream));
+        {
             // packed: cap_seq[n_seqs], seq_chunks[n_seqs + 1], chunk_begin[n_chunks + 1], row_list, where chunks
             // cut each sequence's rows into runs of at most kChunkRows
             std::vector<int32_t> seq_chunks{0}, chunk_begin, row_list;
@@ -186,6 +207,14 @@ std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, i
             TRY(cudaMemcpyAsync(s->plan, s->plan_host, words * sizeof(int32_t), cudaMemcpyHostToDevice, s->stream));
             s->plan_id = plan.plan_id;
         }
+    }
+    // the tensor is read and written only once llama.cpp has computed it
+    if (ready != nullptr) TRY(cudaStreamWaitEvent(s->stream, static_cast<cudaEvent_t>(ready), 0));
+    if (steer) {
+        steer_kernel<<<dim3((unsigned) n_rows, std::min(chunks, 4u)), kThreads, 0, s->stream>>>(d_x, n_embd, rv, rc, s->vectors);
+        TRY(cudaPeekAtLastError());
+    }
+    if (n_seqs > 0) {
         const int32_t n_chunks = s->n_chunks;
         const auto * d_seq = static_cast<const int32_t *>(s->plan);
         const int32_t * d_seq_chunks = d_seq + n_seqs;
@@ -253,6 +282,7 @@ void emovec_cuda_residual_free(void * scratch) {
     if (s->partial != nullptr) cudaFree(s->partial);
     if (s->read_host != nullptr) cudaFreeHost(s->read_host);
     if (s->steer_plan != nullptr) cudaFree(s->steer_plan);
+    if (s->steer_host != nullptr) cudaFreeHost(s->steer_host);
     if (s->stream != nullptr) cudaStreamDestroy(s->stream);
     delete s;
 }

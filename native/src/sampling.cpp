@@ -4,7 +4,7 @@
 //  - top-k in one pass that skips whole blocks below the current k-th best (most of a 128k vocabulary);
 //  - the random draw is a pure function of (seed, step): no sampler state, no dependence on the batch;
 //  - rows are spread over a persistent thread pool (thread start-up per step would cost more than the work);
-//  - where the eval hook already reduced a row to its best candidates (see hooks.cpp), only those are read.
+//  - where the hooks already reduced a row to its best candidates (see hooks.cpp), only those are read.
 #include "emovec.h"
 
 #include "llama.h"

@@ -1,4 +1,4 @@
-// Exact top-k of a row of logits, shared by the host sampler and the eval hook's CPU path.
+// Exact top-k of a row of logits, shared by the host sampler and the hooks' CPU path.
 #pragma once
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // Which tokens of a batch llama.cpp evaluates together, and in which row order: a transcription of
 // llama_batch_allocr::split_simple (one KV stream) and split_equal(sequential = true) (a KV stream per
 // sequence) of the llama.cpp version we build, for batches whose tokens each belong to one sequence.
-// The eval hook checks every ubatch against this plan (row count, and the positions llama.cpp actually fed
+// The hooks check every ubatch against this plan (row count, and the positions llama.cpp actually fed
 // to RoPE), so a change in llama.cpp's splitting becomes a clear error, never a silently shifted token.
 #include "hooks.h"
 

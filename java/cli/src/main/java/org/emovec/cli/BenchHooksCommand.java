@@ -52,7 +52,7 @@ final class BenchHooksCommand implements Callable<Integer> {
     @Option(names = "--gen-tokens", defaultValue = "128", description = "decode: new tokens per sequence (default: ${DEFAULT-VALUE})")
     int genTokens;
 
-    @Option(names = "--repeats", defaultValue = "2", description = "rounds over all conditions; each figure is the best round (default: ${DEFAULT-VALUE})")
+    @Option(names = "--repeats", defaultValue = "3", description = "rounds over all conditions; each figure is the best round (default: ${DEFAULT-VALUE})")
     int repeats;
 
     @Option(names = "--layer", description = "the one captured / steered layer (default: the pipeline's, 2/3 of the depth)")

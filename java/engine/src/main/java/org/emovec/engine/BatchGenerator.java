@@ -113,7 +113,6 @@ public final class BatchGenerator implements AutoCloseable {
         }
         candidates = backendSampling ? 0 : Math.max(0, hookTopK());
         hooks = new Hooks(model, options.parallel(), candidates);
-        hooks.install(p);
         Native.takeLastError();
         ctx = llama_init_from_model(model.handle(), p);
         if (ctx == null || ctx.isNull()) {

@@ -13,7 +13,6 @@ import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.LongPointer;
 import org.emovec.llama.emovec_hooks;
 import org.emovec.llama.llama_context;
-import org.emovec.llama.llama_context_params;
 
 /**
  * emovec's hooks on one llama.cpp context (see native/include/emovec.h): logits reduction for sampling, and
@@ -37,20 +36,14 @@ final class Hooks implements AutoCloseable {
         this.captures = new CaptureRequest[slots];
         this.captureLength = new int[slots];
         captureLayers(new int[0]);
-        // emovec.hookDiagnostics: 1 = ask for the residual tensors but do no work (benchmarks isolate the graph split);
-        // 2 = keep llama.cpp's eval callback on for every decode (what it costs when nothing needs it); 4 = llama.cpp
-        // copies the logits to the host after every decode (what that copy costs)
+        // emovec.hookDiagnostics: 1 = split the graph at the residual tensors but do no work there (benchmarks isolate
+        // the cost of the split); 4 = llama.cpp copies the logits to the host after every decode (what that copy costs)
         emovec_hooks_diagnostics(handle, Integer.getInteger("emovec.hookDiagnostics", 0));
     }
 
     emovec_hooks handle() { return handle; }
 
-    /** Installs the hooks in context parameters (each decode then runs the eval callback only if it needs it). */
-    void install(llama_context_params p) {
-        p.cb_eval(emovec_hooks_callback()).cb_eval_user_data(handle);
-    }
-
-    /** The context created with those parameters: on the GPU the hooks then need not stop the host at every layer. */
+    /** The context the hooks serve, before its first decode (they wrap its backends' graph computation). */
     void attach(llama_context ctx) {
         emovec_hooks_attach(handle, ctx);
     }
@@ -211,8 +204,8 @@ final class Hooks implements AutoCloseable {
     int ubatches() { return emovec_hooks_ubatches(handle); }
 
     /**
-     * After llama_decode and llama_synchronize: reduces the logits when the decode ran without the eval callback
-     * (see emovec_hooks_end); throws when the hooks lost track of the batch.
+     * After llama_decode and llama_synchronize: reduces the logits of the decode's last ubatch (see
+     * emovec_hooks_end); throws when the hooks lost track of the batch.
      */
     void end() {
         emovec_hooks_end(handle);

@@ -45,7 +45,6 @@ public final class PromptScorer implements AutoCloseable {
         p.no_perf(true);
         if (options.exactF32()) p.type_k(GGML_TYPE_F32).type_v(GGML_TYPE_F32).flash_attn_type(FLASH_ATTN_DISABLED);
         hooks = new Hooks(model, options.sequences(), 0);
-        hooks.install(p);
         Native.takeLastError();
         ctx = llama_init_from_model(model.handle(), p);
         if (ctx == null || ctx.isNull()) {

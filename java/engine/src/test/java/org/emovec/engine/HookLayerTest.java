@@ -130,9 +130,9 @@ class HookLayerTest {
     }
 
     @Test
-    void theEvalCallbackComesBackForEveryDecodeThatSteersAfterOnesThatDidNot() {
-        // a decode that captures and steers nothing runs without llama.cpp's eval callback (emovec_hooks_begin);
-        // the same graph, reused for a steered decode, must have it again, and lose it again after
+    void theGraphIsSplitForEveryDecodeThatSteersAfterOnesThatDidNot() {
+        // a decode that captures and steers nothing is computed by llama.cpp alone (emovec_hooks_begin); the same
+        // graph, reused for a steered decode, must be split at the steered layer again, and whole again after
         int[] tokens = prompt("Option A: go hiking in the hills. Option B: stay home and read a book. Answer: (");
         Steering steer = new Steering(1, randomVector(3, 1.0), 2.0, Span.of(5, 11));
         ScoreRequest plain = ScoreRequest.of("plain", tokens).withAllLogits();
