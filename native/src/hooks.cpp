@@ -39,11 +39,11 @@ void reduce_logits(emovec_hooks * h, ggml_tensor * t) {
     h->rows += (int32_t) n_rows;
     h->counts.resize(h->rows, -1);
     h->cand.resize((size_t) h->rows * h->k);
+    const int32_t n_threads = std::min<int32_t>((int32_t) std::max(1u, std::thread::hardware_concurrency()), (int32_t) n_rows);
 
     if (ggml_backend_buffer_is_host(t->buffer)) {
         const float * x = static_cast<const float *>(t->data);
-        const int32_t n_threads = (int32_t) std::max(1u, std::thread::hardware_concurrency());
-        emovec::Pool::shared().run(std::min<int32_t>(n_threads, (int32_t) n_rows), (int32_t) n_rows, [&](int32_t r) {
+        emovec::Pool::shared().run(n_threads, (int32_t) n_rows, [&](int32_t r) {
             static thread_local std::vector<emovec::Candidate> c;
             emovec::top_k(x + (size_t) r * n_vocab, (int32_t) n_vocab, k, c);
             std::copy(c.begin(), c.end(), h->cand.begin() + (size_t) (first + r) * h->k);
@@ -63,8 +63,7 @@ void reduce_logits(emovec_hooks * h, ggml_tensor * t) {
     }
     // each row's few candidates sorted to (logit desc, id asc), rows spread over the pool: a step's 256 rows
     // on one thread took a good part of a millisecond
-    const int32_t n_threads = (int32_t) std::max(1u, std::thread::hardware_concurrency());
-    emovec::Pool::shared().run(std::min<int32_t>(n_threads, (int32_t) n_rows), (int32_t) n_rows, [&](int32_t r) {
+    emovec::Pool::shared().run(n_threads, (int32_t) n_rows, [&](int32_t r) {
         if (counts[r] > cap) return;
         static thread_local std::vector<emovec::Candidate> c;
         c.resize(counts[r]);

@@ -37,14 +37,10 @@ template <typename Tag, typename Tag::type Member> struct Reach {
 struct LastResultOf { using type = llm_graph_result * llama_context::*; friend type member(LastResultOf); };
 template struct Reach<LastResultOf, &llama_context::gf_res_prev_active>;
 
-}  // namespace
-
-namespace emovec {
-
 // Each wrapped backend: its own graph_compute, and the hooks that split its graphs (nullptr once freed; the entry
 // stays, since llama.cpp may still compute on the backend, or free it, after the hooks are gone).
 struct Wrapped {
-    ggml_status (*compute)(ggml_backend_t, ggml_cgraph *);
+    emovec::GraphCompute compute;
     emovec_hooks * hooks;
 };
 std::mutex wrapped_mutex;
@@ -57,8 +53,12 @@ ggml_status wrapped_compute(ggml_backend_t backend, ggml_cgraph * graph) {
         w = wrapped.at(backend);
     }
     if (w.hooks == nullptr || !w.hooks->split) return w.compute(backend, graph);
-    return split_compute(w.hooks, backend, graph, w.compute);
+    return emovec::split_compute(w.hooks, backend, graph, w.compute);
 }
+
+}  // namespace
+
+namespace emovec {
 
 void llama_wrap_backends(emovec_hooks * h) {
     ggml_backend_sched_t sched = h->ctx->get_sched();

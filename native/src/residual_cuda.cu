@@ -184,29 +184,27 @@ std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, i
         // a new capture plan (once a ubatch, or per layer where sequences capture different layers): the staging
         // and device copies of the last one must be free (at once, but for those per-layer plans)
         TRY(cudaStreamSynchronize(s->stream));
-        {
-            // packed: cap_seq[n_seqs], seq_chunks[n_seqs + 1], chunk_begin[n_chunks + 1], row_list, where chunks
-            // cut each sequence's rows into runs of at most kChunkRows
-            std::vector<int32_t> seq_chunks{0}, chunk_begin, row_list;
-            for (const emovec::Group & g : groups) {
-                for (size_t r = 0; r < g.rows.size(); r += kChunkRows) chunk_begin.push_back((int32_t) (row_list.size() + r));
-                row_list.insert(row_list.end(), g.rows.begin(), g.rows.end());
-                seq_chunks.push_back((int32_t) chunk_begin.size());
-            }
-            s->n_chunks = (int32_t) chunk_begin.size();
-            chunk_begin.push_back((int32_t) row_list.size());
-            const size_t words = (size_t) n_seqs + seq_chunks.size() + chunk_begin.size() + row_list.size();
-            std::string e = grow(&s->plan, &s->plan_size, words * sizeof(int32_t));
-            if (e.empty()) e = grow(reinterpret_cast<void **>(&s->plan_host), &s->plan_host_size, words * sizeof(int32_t), true);
-            if (!e.empty()) return e;
-            int32_t * q = s->plan_host;
-            for (const emovec::Group & g : groups) *q++ = g.seq;
-            q = std::copy(seq_chunks.begin(), seq_chunks.end(), q);
-            q = std::copy(chunk_begin.begin(), chunk_begin.end(), q);
-            std::copy(row_list.begin(), row_list.end(), q);
-            TRY(cudaMemcpyAsync(s->plan, s->plan_host, words * sizeof(int32_t), cudaMemcpyHostToDevice, s->stream));
-            s->plan_id = plan.plan_id;
+        // packed: cap_seq[n_seqs], seq_chunks[n_seqs + 1], chunk_begin[n_chunks + 1], row_list, where chunks
+        // cut each sequence's rows into runs of at most kChunkRows
+        std::vector<int32_t> seq_chunks{0}, chunk_begin, row_list;
+        for (const emovec::Group & g : groups) {
+            for (size_t r = 0; r < g.rows.size(); r += kChunkRows) chunk_begin.push_back((int32_t) (row_list.size() + r));
+            row_list.insert(row_list.end(), g.rows.begin(), g.rows.end());
+            seq_chunks.push_back((int32_t) chunk_begin.size());
         }
+        s->n_chunks = (int32_t) chunk_begin.size();
+        chunk_begin.push_back((int32_t) row_list.size());
+        const size_t words = (size_t) n_seqs + seq_chunks.size() + chunk_begin.size() + row_list.size();
+        std::string e = grow(&s->plan, &s->plan_size, words * sizeof(int32_t));
+        if (e.empty()) e = grow(reinterpret_cast<void **>(&s->plan_host), &s->plan_host_size, words * sizeof(int32_t), true);
+        if (!e.empty()) return e;
+        int32_t * q = s->plan_host;
+        for (const emovec::Group & g : groups) *q++ = g.seq;
+        q = std::copy(seq_chunks.begin(), seq_chunks.end(), q);
+        q = std::copy(chunk_begin.begin(), chunk_begin.end(), q);
+        std::copy(row_list.begin(), row_list.end(), q);
+        TRY(cudaMemcpyAsync(s->plan, s->plan_host, words * sizeof(int32_t), cudaMemcpyHostToDevice, s->stream));
+        s->plan_id = plan.plan_id;
     }
     // the tensor is read and written only once llama.cpp has computed it
     if (ready != nullptr) TRY(cudaStreamWaitEvent(s->stream, static_cast<cudaEvent_t>(ready), 0));
