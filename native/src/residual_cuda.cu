@@ -13,7 +13,7 @@
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kChunkRows = 4; // rows per capture chunk: enough blocks to fill the GPU when few sequences hold many rows
+constexpr int kChunkRows = 8; // rows per capture chunk: enough blocks to fill the GPU when few sequences hold many rows
 
 __global__ void steer_kernel(float * x, int64_t n_embd, const int32_t * row_vector, const float * row_coef, const float * vectors) {
     const int64_t r = blockIdx.x;
@@ -25,53 +25,59 @@ __global__ void steer_kernel(float * x, int64_t n_embd, const int32_t * row_vect
     }
 }
 
-// Capture, pass 1: each block takes one chunk of at most kChunkRows rows of one sequence and writes the
-// chunk's column sums to partial[chunk] and the sum of its rows' norms to chunk_norm[chunk]. kDirect: every
-// sequence is one chunk (a decode step: one row each), so the block adds them straight to the sequence's
+__device__ inline void add4(float4 & a, const float4 b) { a.x += b.x; a.y += b.y; a.z += b.z; a.w += b.w; }
+
+// Capture, pass 0: the norm of each listed row, one warp a row.
+__global__ void row_norm_kernel(const float4 * x, int64_t n4, const int32_t * rows, int32_t n_rows, float * row_norm) {
+    const int32_t i = blockIdx.x * (kThreads / 32) + threadIdx.x / 32;
+    if (i >= n_rows) return;
+    const float4 * row = x + (int64_t) rows[i] * n4;
+    float sq = 0.0f;
+    for (int64_t j = threadIdx.x % 32; j < n4; j += 32) {
+        const float4 v = row[j];
+        sq += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+    }
+    for (int o = 16; o > 0; o /= 2) sq += __shfl_down_sync(0xffffffffu, sq, o);
+    if (threadIdx.x % 32 == 0) row_norm[i] = sqrtf(sq);
+}
+
+// Capture, pass 1: block (c, y) sums columns y*kThreads*4.. of chunk c's rows (at most kChunkRows, loads all in
+// flight at once) into partial[c]; block (c, 0) also sums the chunk's row norms into chunk_norm[c]. kDirect:
+// every sequence is one chunk (a decode step: one row each), so the block adds straight to the sequence's
 // accumulators (partial = acc, chunk_norm = norms) and pass 2 is not needed.
 template <bool kDirect>
-__global__ void partial_kernel(const float * x, int64_t n_embd, const int32_t * chunk_begin, const int32_t * rows,
-                               float * partial, float * chunk_norm, const int32_t * seq, int32_t capture, int32_t n_captures) {
-    __shared__ float part[kChunkRows][kThreads];
+__global__ void partial_kernel(const float4 * x, int64_t n4, const int32_t * chunk_begin, const int32_t * rows, const float * row_norm,
+                               float4 * partial, float * chunk_norm, const int32_t * seq, int32_t capture, int32_t n_captures) {
     const int32_t c = blockIdx.x, first = chunk_begin[c], n = chunk_begin[c + 1] - first;
     const int64_t out = kDirect ? (int64_t) seq[c] * n_captures + capture : c; // row of partial (or acc) written
-    float sq[kChunkRows] = {};
-    for (int64_t j = threadIdx.x; j < n_embd; j += kThreads) {
-        float s = 0.0f;
-        for (int r = 0; r < n; ++r) {
-            const float v = x[(int64_t) rows[first + r] * n_embd + j];
-            s += v;
-            sq[r] += v * v;
+    const int64_t j = (int64_t) blockIdx.y * kThreads + threadIdx.x;
+    if (j < n4) {
+        float4 s = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll
+        for (int r = 0; r < kChunkRows; ++r) {
+            if (r < n) add4(s, x[(int64_t) rows[first + r] * n4 + j]);
         }
-        if (kDirect) partial[out * n_embd + j] += s;
-        else partial[out * n_embd + j] = s;
+        if (kDirect) add4(partial[out * n4 + j], s);
+        else partial[out * n4 + j] = s;
     }
-    for (int r = 0; r < kChunkRows; ++r) part[r][threadIdx.x] = sq[r];
-    __syncthreads();
-    for (int w = kThreads / 2; w > 0; w /= 2) {
-        if ((int) threadIdx.x < w) {
-            for (int r = 0; r < kChunkRows; ++r) part[r][threadIdx.x] += part[r][threadIdx.x + w];
-        }
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) {
+    if (blockIdx.y == 0 && threadIdx.x == 0) {
         float total = 0.0f;
-        for (int r = 0; r < n; ++r) total += sqrtf(part[r][0]);
+        for (int r = 0; r < n; ++r) total += row_norm[first + r];
         if (kDirect) chunk_norm[out] += total;
         else chunk_norm[out] = total;
     }
 }
 
 // Capture, pass 2: each sequence adds its chunks, in order, to its accumulators (deterministic, no atomics).
-__global__ void combine_kernel(int64_t n_embd, const int32_t * seq, int32_t capture, int32_t n_captures, const int32_t * slot_chunks,
-                               const float * partial, const float * chunk_norm, float * acc, float * norms) {
+__global__ void combine_kernel(int64_t n4, const int32_t * seq, int32_t capture, int32_t n_captures, const int32_t * slot_chunks,
+                               const float4 * partial, const float * chunk_norm, float4 * acc, float * norms) {
     const int32_t s = blockIdx.x;
     const int64_t a = (int64_t) seq[s] * n_captures + capture; // the sequence's accumulator row at this layer
     const int64_t j = (int64_t) blockIdx.y * kThreads + threadIdx.x;
-    if (j < n_embd) {
-        float sum = 0.0f;
-        for (int32_t c = slot_chunks[s]; c < slot_chunks[s + 1]; ++c) sum += partial[(int64_t) c * n_embd + j];
-        acc[a * n_embd + j] += sum;
+    if (j < n4) {
+        float4 sum = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        for (int32_t c = slot_chunks[s]; c < slot_chunks[s + 1]; ++c) add4(sum, partial[(int64_t) c * n4 + j]);
+        add4(acc[a * n4 + j], sum);
     }
     if (blockIdx.y == 0 && threadIdx.x == 0) {
         float total = 0.0f;
@@ -86,16 +92,26 @@ struct Scratch {
     int64_t vectors_version = -1;
     float * acc = nullptr;   // n_acc x n_embd sums, then n_acc norm sums
     int64_t n_acc = 0, n_embd = 0;
-    void * plan = nullptr;          // device copy of the capture plan
-    size_t plan_size = 0;
-    int32_t * plan_host = nullptr;  // pinned staging for it
-    size_t plan_host_size = 0;
+    // Capture plans (a new one each ubatch, and where a ubatch's rows change at the last layer or sequences capture
+    // different layers) rotate through slots, each free again once the GPU has passed the event recorded when
+    // the next plan took over: the host never waits for the GPU to upload one.
+    struct PlanSlot {
+        void * device = nullptr;    // the plan on the device
+        size_t device_size = 0;
+        int32_t * host = nullptr;   // pinned staging for it
+        size_t host_size = 0;
+        cudaEvent_t used = nullptr; // recorded after the last kernel that reads it
+        bool pending = false;
+    };
+    static constexpr int kPlanSlots = 4;
+    PlanSlot plans[kPlanSlots];
+    int plan_slot = -1;             // the slot of the current plan
     int64_t plan_id = INT64_MIN;    // the capture plan on the device (none yet)
-    int32_t n_chunks = 0;
+    int32_t n_chunks = 0, n_list = 0; // of the capture plan: chunks, rows listed
     void * steer_plan = nullptr;    // steering: per layer a slot of steer_rows row_vector, then row_coef
     int32_t * steer_host = nullptr; // pinned staging, the same slots
     int64_t steer_rows = 0, steer_layers = 0;
-    float * partial = nullptr;      // capture chunks' partial sums, then their norm sums
+    float * partial = nullptr;      // capture chunks' partial sums, their norm sums, the listed rows' norms
     size_t partial_size = 0;
     float * read_host = nullptr;    // pinned: accumulators read back (sums, then norm sums)
     size_t read_host_size = 0;
@@ -131,6 +147,7 @@ std::string grow(void ** buf, size_t * size, size_t need, bool pinned_host = fal
 std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, int64_t n_rows, const ResidualCudaPlan & plan,
                                  bool steer, const float * vectors, int32_t n_vectors, int64_t vectors_version, int64_t n_acc,
                                  void * ready, void * done) {
+    if (n_embd % 4 != 0) return "the capture kernels read rows as float4: a model width of " + std::to_string(n_embd) + " is not a multiple of 4";
     auto * s = static_cast<Scratch *>(*scratch);
     if (s == nullptr) {
         s = new Scratch();
@@ -181,9 +198,18 @@ std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, i
     const std::vector<emovec::Group> & groups = *plan.groups;
     const int32_t n_seqs = (int32_t) groups.size();
     if (n_seqs > 0 && s->plan_id != plan.plan_id) {
-        // a new capture plan (once a ubatch, or per layer where sequences capture different layers): the staging
-        // and device copies of the last one must be free (at once, but for those per-layer plans)
-        TRY(cudaStreamSynchronize(s->stream));
+        // a new capture plan: the slot after the current one, once the GPU is past its last use (long since, but
+        // for a host that runs more than kPlanSlots plans ahead)
+        if (s->plan_slot >= 0) {
+            Scratch::PlanSlot & cur = s->plans[s->plan_slot];
+            if (cur.used == nullptr) TRY(cudaEventCreateWithFlags(&cur.used, cudaEventDisableTiming));
+            TRY(cudaEventRecord(cur.used, s->stream));
+            cur.pending = true;
+        }
+        s->plan_slot = (s->plan_slot + 1) % Scratch::kPlanSlots;
+        Scratch::PlanSlot & slot = s->plans[s->plan_slot];
+        if (slot.pending) TRY(cudaEventSynchronize(slot.used));
+        slot.pending = false;
         // packed: cap_seq[n_seqs], seq_chunks[n_seqs + 1], chunk_begin[n_chunks + 1], row_list, where chunks
         // cut each sequence's rows into runs of at most kChunkRows
         std::vector<int32_t> seq_chunks{0}, chunk_begin, row_list;
@@ -193,17 +219,18 @@ std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, i
             seq_chunks.push_back((int32_t) chunk_begin.size());
         }
         s->n_chunks = (int32_t) chunk_begin.size();
+        s->n_list = (int32_t) row_list.size();
         chunk_begin.push_back((int32_t) row_list.size());
         const size_t words = (size_t) n_seqs + seq_chunks.size() + chunk_begin.size() + row_list.size();
-        std::string e = grow(&s->plan, &s->plan_size, words * sizeof(int32_t));
-        if (e.empty()) e = grow(reinterpret_cast<void **>(&s->plan_host), &s->plan_host_size, words * sizeof(int32_t), true);
+        std::string e = grow(&slot.device, &slot.device_size, words * sizeof(int32_t));
+        if (e.empty()) e = grow(reinterpret_cast<void **>(&slot.host), &slot.host_size, words * sizeof(int32_t), true);
         if (!e.empty()) return e;
-        int32_t * q = s->plan_host;
+        int32_t * q = slot.host;
         for (const emovec::Group & g : groups) *q++ = g.seq;
         q = std::copy(seq_chunks.begin(), seq_chunks.end(), q);
         q = std::copy(chunk_begin.begin(), chunk_begin.end(), q);
         std::copy(row_list.begin(), row_list.end(), q);
-        TRY(cudaMemcpyAsync(s->plan, s->plan_host, words * sizeof(int32_t), cudaMemcpyHostToDevice, s->stream));
+        TRY(cudaMemcpyAsync(slot.device, slot.host, words * sizeof(int32_t), cudaMemcpyHostToDevice, s->stream));
         s->plan_id = plan.plan_id;
     }
     // the tensor is read and written only once llama.cpp has computed it
@@ -213,25 +240,34 @@ std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, i
         TRY(cudaPeekAtLastError());
     }
     if (n_seqs > 0) {
-        const int32_t n_chunks = s->n_chunks;
-        const auto * d_seq = static_cast<const int32_t *>(s->plan);
+        const int32_t n_chunks = s->n_chunks, n_list = s->n_list;
+        const auto * d_seq = static_cast<const int32_t *>(s->plans[s->plan_slot].device);
         const int32_t * d_seq_chunks = d_seq + n_seqs;
         const int32_t * d_chunk_begin = d_seq_chunks + n_seqs + 1;
         const int32_t * list = d_chunk_begin + n_chunks + 1;
         float * norms = s->acc + s->n_acc * n_embd;
+        // scratch: the chunks' partial sums (float4-aligned at the start), their norm sums, each listed row's norm
+        const std::string e = grow(reinterpret_cast<void **>(&s->partial), &s->partial_size,
+                                   ((size_t) n_chunks * (n_embd + 1) + n_list) * sizeof(float));
+        if (!e.empty()) return e;
+        float * chunk_norm = s->partial + (size_t) n_chunks * n_embd;
+        float * row_norm = chunk_norm + n_chunks;
+        const int64_t n4 = n_embd / 4;
+        const auto * x4 = reinterpret_cast<const float4 *>(d_x);
+        const unsigned col_blocks = (unsigned) ((n4 + kThreads - 1) / kThreads);
+        row_norm_kernel<<<(unsigned) ((n_list + kThreads / 32 - 1) / (kThreads / 32)), kThreads, 0, s->stream>>>(x4, n4, list, n_list, row_norm);
+        TRY(cudaPeekAtLastError());
         if (n_chunks == n_seqs) { // one chunk per sequence: one pass
-            partial_kernel<true><<<(unsigned) n_chunks, kThreads, 0, s->stream>>>(d_x, n_embd, d_chunk_begin, list, s->acc, norms, d_seq,
-                                                                                  plan.capture, plan.n_captures);
+            partial_kernel<true><<<dim3((unsigned) n_chunks, col_blocks), kThreads, 0, s->stream>>>(
+                x4, n4, d_chunk_begin, list, row_norm, reinterpret_cast<float4 *>(s->acc), norms, d_seq, plan.capture, plan.n_captures);
             TRY(cudaPeekAtLastError());
         } else {
-            const std::string e = grow(reinterpret_cast<void **>(&s->partial), &s->partial_size, (size_t) n_chunks * (n_embd + 1) * sizeof(float));
-            if (!e.empty()) return e;
-            float * chunk_norm = s->partial + (size_t) n_chunks * n_embd;
-            partial_kernel<false><<<(unsigned) n_chunks, kThreads, 0, s->stream>>>(d_x, n_embd, d_chunk_begin, list, s->partial, chunk_norm,
-                                                                                   d_seq, plan.capture, plan.n_captures);
+            auto * partial4 = reinterpret_cast<float4 *>(s->partial);
+            partial_kernel<false><<<dim3((unsigned) n_chunks, col_blocks), kThreads, 0, s->stream>>>(
+                x4, n4, d_chunk_begin, list, row_norm, partial4, chunk_norm, d_seq, plan.capture, plan.n_captures);
             TRY(cudaPeekAtLastError());
-            combine_kernel<<<dim3((unsigned) n_seqs, chunks), kThreads, 0, s->stream>>>(n_embd, d_seq, plan.capture, plan.n_captures,
-                                                                                          d_seq_chunks, s->partial, chunk_norm, s->acc, norms);
+            combine_kernel<<<dim3((unsigned) n_seqs, col_blocks), kThreads, 0, s->stream>>>(
+                n4, d_seq, plan.capture, plan.n_captures, d_seq_chunks, partial4, chunk_norm, reinterpret_cast<float4 *>(s->acc), norms);
             TRY(cudaPeekAtLastError());
         }
     }
@@ -275,8 +311,11 @@ void emovec_cuda_residual_free(void * scratch) {
     if (s == nullptr) return;
     if (s->vectors != nullptr) cudaFree(s->vectors);
     if (s->acc != nullptr) cudaFree(s->acc);
-    if (s->plan != nullptr) cudaFree(s->plan);
-    if (s->plan_host != nullptr) cudaFreeHost(s->plan_host);
+    for (Scratch::PlanSlot & p : s->plans) {
+        if (p.device != nullptr) cudaFree(p.device);
+        if (p.host != nullptr) cudaFreeHost(p.host);
+        if (p.used != nullptr) cudaEventDestroy(p.used);
+    }
     if (s->partial != nullptr) cudaFree(s->partial);
     if (s->read_host != nullptr) cudaFreeHost(s->read_host);
     if (s->steer_plan != nullptr) cudaFree(s->steer_plan);

@@ -99,10 +99,12 @@ final class BenchHooksCommand implements Callable<Integer> {
                         s.score(List.of(ScoreRequest.of("warmup", texts.get(0)).withCapture(c.capture()).withSteering(steer))); // first-use allocations out of the timing
                         List<ScoreRequest> qs = new ArrayList<>();
                         for (int i = 0; i < texts.size(); i++) qs.add(ScoreRequest.of("p" + i, texts.get(i)).withCapture(c.capture()).withSteering(steer));
+                        System.err.printf("  round %d, prefill %-30s timing%n", round + 1, c.name()); // a mark for tools/cuda-trace
                         long t0 = System.nanoTime();
                         s.score(qs);
                         double rate = (double) prompts * promptTokens / ((System.nanoTime() - t0) / 1e9);
                         prefillRates.merge(c.name(), rate, Math::max);
+                        System.err.printf("  round %d, prefill %-30s %,.0f tok/s%n", round + 1, c.name(), rate);
                     }
                 }
                 for (Condition c : conditions) {
@@ -116,10 +118,11 @@ final class BenchHooksCommand implements Callable<Integer> {
                         }
                         BatchGenerator.Stats st = g.stats();
                         long before = st.decodeOnlyTokens, beforeNs = st.decodeOnlyNanos, steps = st.steps, dec = st.decodeNanos, smp = st.sampleNanos, tot = st.totalNanos;
+                        System.err.printf("  round %d, decode %-31s timing%n", round + 1, c.name());
                         g.generateAll(qs);
                         decodeRates.merge(c.name(), (st.decodeOnlyTokens - before) / ((st.decodeOnlyNanos - beforeNs) / 1e9), Math::max);
                         long n = st.steps - steps;
-                        System.err.printf("  round %d, %-30s per step: llama_decode %.2f ms, sampling %.2f ms, other %.2f ms%n", round + 1, c.name(),
+                        System.err.printf("  round %d, decode %-31s per step: llama_decode %.2f ms, sampling %.2f ms, other %.2f ms%n", round + 1, c.name(),
                                 (st.decodeNanos - dec) / 1e6 / n, (st.sampleNanos - smp) / 1e6 / n, ((st.totalNanos - tot) - (st.decodeNanos - dec) - (st.sampleNanos - smp)) / 1e6 / n);
                     }
                 }
