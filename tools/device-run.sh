@@ -6,7 +6,7 @@
 #   4. emovec generate on the same model, batch and lengths, sampling on (host sampler variants: SAMPLERS)
 #   5. print both figures and the ratio
 #   hooks job: emovec's CUDA captures and steering vs HF transformers (tools/hf-reference), and hook overhead (emovec bench)
-# overhead job: what capture and steering cost (emovec bench hooks). bench job: emovec bench + peers (issue 5); budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
+# overhead job: what capture and steering cost (emovec bench hooks). trace job: GPU timelines (tools/cuda-trace). bench job: emovec bench + peers (issue 5); budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
 # JOBS picks the jobs (default "hooks overhead generate").
 # Long: start it with `setsid bash tools/device-run.sh start` and poll with `bash tools/device-run.sh poll`
 # from back-to-back device calls; `run` does it in the foreground. Stages already done are skipped.
@@ -202,28 +202,61 @@ job_pipeline() {
 }
 
 job_bench() {
-  # Issue 5: emovec bench (the pipeline's own work) and its peers on the same weights, in one run.
+  # Issue 5: emovec bench (the pipeline's own work) and its peers on the same weights, in one run; for each weight
+  # type in BENCH_TYPES (default TYPE), results named by type.
+  for t in ${BENCH_TYPES:-$TYPE}; do bench_type "$t"; done
+}
+
+bench_type() {
+  local TYPE=$1 model=$W/$PRESET-$1.gguf
+  [ -f "$model" ] || { stamp "make-model $PRESET $TYPE"; emovec make-model --preset "$PRESET" --type "$TYPE" --seed 0 -o "$model"; }
   stamp "emovec bench on $model"
   # 16 x 4 x 12 = 768 stories: three full waves of 256, so the rate is not a part-empty last wave's
   emovec bench --model "$model" ${BENCH_ARGS:---emotions 16 --topics 4} --parallel 256 --extraction-shapes ${EXTRACTION_SHAPES:-8192x512,2048x512,1024x1024,4096x1024} -o "$W/results/bench-$TYPE.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
   stamp "peer: llama-batched-bench decode (256 x 64 + 256) and prefill (16 x 512)"
   "$prefix/bin/llama-batched-bench" -m "$model" -c $((256 * 320)) -b 2048 -ub 512 -ngl 99 -npp 64 -ntg 256 -npl 256 \
-    --output-format jsonl 2> "$W/bb.log" | grep '^{' > "$W/results/bb-decode.jsonl"
+    --output-format jsonl 2> "$W/bb.log" | grep '^{' > "$W/results/bb-decode-$TYPE.jsonl"
   "$prefix/bin/llama-batched-bench" -m "$model" -c 8704 -b 8704 -ub 512 -ngl 99 -npp 512 -ntg 1 -npl 16 \
-    --output-format jsonl 2>> "$W/bb.log" | grep '^{' > "$W/results/bb-prefill.jsonl"
+    --output-format jsonl 2>> "$W/bb.log" | grep '^{' > "$W/results/bb-prefill-$TYPE.jsonl"
   # the stories' own lengths (their prompt, their token cap): attention over longer sequences costs more per step
   read -r spp stg < <(python3 -c "import json,sys; b=json.load(open(sys.argv[1])); print(b['story_prompt_tokens'], b['story_max_tokens'])" "$W/results/bench-$TYPE.json")
   stamp "peer: llama-batched-bench at the stories' lengths (256 x $spp + $stg)"
   "$prefix/bin/llama-batched-bench" -m "$model" -c $((256 * (spp + stg))) -b 2048 -ub 512 -ngl 99 -npp "$spp" -ntg "$stg" -npl 256 \
-    --output-format jsonl 2>> "$W/bb.log" | grep '^{' > "$W/results/bb-stories.jsonl"
-  if [ -z "${NO_HF:-}" ]; then
+    --output-format jsonl 2>> "$W/bb.log" | grep '^{' > "$W/results/bb-stories-$TYPE.jsonl"
+  if [ -z "${NO_HF:-}" ] && [ ! -s "$W/results/hf-peers.json" ]; then   # once a run: HF computes in float16 anyway
     stamp "peer: HF transformers (export, generate, forward with hidden states)"
     [ -f "$W/hf-$TYPE/config.json" ] || python3 "$root/tools/hf-reference/export_hf.py" "$model" "$W/hf-$TYPE" > /dev/null
     python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" 2>&1 | grep -v Warning | tee "$W/hf-peers.txt"
     tail -n 1 "$W/hf-peers.txt" > "$W/results/hf-peers.json"
     rm -rf "$W/hf-$TYPE"
   fi
-  python3 "$root/tools/peers/ratios.py" "$W/results" | tee "$W/results/ratios.txt"
+  python3 "$root/tools/peers/ratios.py" "$W/results" "$TYPE" | tee "$W/results/ratios-$TYPE.txt"
+}
+
+job_trace() {
+  # GPU timelines (tools/cuda-trace: CUPTI, as the machine has no nsys) of the hook overhead bench and of the
+  # pipeline bench's extraction and preference stages, summarised per phase (GPU busy, idle gaps, top kernels).
+  # TRACES picks them: hooks (emovec bench hooks, one round), bench (two emotions, one topic), bench-bf16 (the same
+  # on BF16 weights: llama.cpp's BF16 cuBLAS path writes F32 directly, its F16 path converts).
+  bash "$root/tools/cuda-trace/build.sh" "$W/trace" || { stamp "cuda-trace build FAILED"; return 0; }
+  for what in ${TRACES:-hooks bench}; do
+    m=$model; cmd=()
+    case $what in
+      hooks) cmd=(bench hooks --model "$m" --repeats 1) ;;
+      bench*)
+        [ "$what" = bench-bf16 ] && m=$W/$PRESET-bf16.gguf
+        [ -f "$m" ] || { stamp "make-model $PRESET bf16"; emovec make-model --preset "$PRESET" --type bf16 --seed 0 -o "$m"; }
+        cmd=(bench --model "$m" --emotions 2 --topics 1 --parallel 256 --extraction-shapes ${TRACE_SHAPES:-2048x1024,4096x2048}) ;;
+    esac
+    stamp "traced: emovec ${cmd[*]}"
+    rm -f "$W/trace-$what.csv" "$W/marks-$what.txt"
+    CUDA_INJECTION64_PATH=$W/trace/libcuda-trace.so CUDA_TRACE_OUT=$W/trace-$what.csv EMOVEC_HOOK_PROFILE=1 emovec "${cmd[@]}" 2>&1 \
+      | grep --line-buffered -v n_ctx | python3 "$root/tools/cuda-trace/stamp.py" "$W/marks-$what.txt"
+    python3 "$root/tools/cuda-trace/analyze.py" "$W/trace-$what.csv" "$W/marks-$what.txt" --steps 150 > "$W/results/trace-$what.txt" || stamp "analyze FAILED"
+    head -c 20000 "$W/results/trace-$what.txt"
+    cp "$W/marks-$what.txt" "$W/results/"
+    ls -la "$W/trace-$what.csv"
+  done
 }
 
 job_budget() {

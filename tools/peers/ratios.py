@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
 """Ratios of emovec bench to its peers measured in the same device run (tools/device-run.sh JOBS=bench):
 llama-batched-bench (decode S_TG, prefill S_PP) and HF transformers (generate, forward with hidden states).
-usage: ratios.py RESULTS_DIR"""
-import glob
+usage: ratios.py RESULTS_DIR TYPE (the weight type: bench-TYPE.json, bb-*-TYPE.jsonl; HF's figures are its own)"""
 import json
 import sys
 
-d = sys.argv[1]
-bench = json.load(open(sorted(glob.glob(f"{d}/bench-*.json"))[0]))
+d, wt = sys.argv[1], sys.argv[2]
+bench = json.load(open(f"{d}/bench-{wt}.json"))
 
 
 def row(stage, start):
@@ -22,8 +21,8 @@ def last_json(path):
         return None
 
 
-bb_dec, bb_pre, hf = last_json(f"{d}/bb-decode.jsonl"), last_json(f"{d}/bb-prefill.jsonl"), last_json(f"{d}/hf-peers.json")
-bb_story = last_json(f"{d}/bb-stories.jsonl")  # llama-batched-bench at the stories' prompt length and token cap
+bb_dec, bb_pre, hf = last_json(f"{d}/bb-decode-{wt}.jsonl"), last_json(f"{d}/bb-prefill-{wt}.jsonl"), last_json(f"{d}/hf-peers.json")
+bb_story = last_json(f"{d}/bb-stories-{wt}.jsonl")  # llama-batched-bench at the stories' prompt length and token cap
 story, story_plain = row("stories", "prompt KV shared"), row("stories", "each prompt prefilled")
 extract, prefill = row("extraction", "capture"), row("extraction", "plain prefill")
 steered, unsteered = row("preferences", "steered pairs, span steering"), row("preferences", "steered pairs, unsteered")

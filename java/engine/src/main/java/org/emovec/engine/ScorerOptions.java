@@ -4,20 +4,24 @@ package org.emovec.engine;
  * How a {@link PromptScorer} packs prompts: up to {@code sequences} prompts and {@code batchTokens} tokens per
  * llama_decode, which llama.cpp runs in ubatches of {@code ubatchTokens}. {@code kvPerSequence}: a KV stream
  * per sequence (llama.cpp splits batches "equally" across sequences) instead of one shared stream (split in
- * order). {@code exactF32}: F32 KV cache and no flash attention, for comparisons with references.
+ * order). {@code exactF32}: F32 KV cache and no flash attention, for comparisons with references. {@code lanes}:
+ * contexts that decode in turn so that the GPU never waits for the host between batches (0: two where the
+ * model runs on a GPU, else one; each holds its own KV cache and compute buffers).
  */
-public record ScorerOptions(int sequences, int batchTokens, int ubatchTokens, int threads, boolean kvPerSequence, boolean exactF32) {
+public record ScorerOptions(int sequences, int batchTokens, int ubatchTokens, int threads, boolean kvPerSequence, boolean exactF32, int lanes) {
     public ScorerOptions {
         if (sequences < 1 || sequences > 256) throw new IllegalArgumentException("sequences must be 1..256 (llama.cpp's n_seq_max), not " + sequences);
         if (batchTokens < 1 || ubatchTokens < 1) throw new IllegalArgumentException("batch sizes must be positive");
+        if (lanes < 0) throw new IllegalArgumentException("lanes must be 0 (automatic) or more, not " + lanes);
     }
 
     public static ScorerOptions defaults() {
-        return new ScorerOptions(64, 8192, 512, Runtime.getRuntime().availableProcessors(), false, false);
+        return new ScorerOptions(64, 8192, 512, Runtime.getRuntime().availableProcessors(), false, false, 0);
     }
 
-    public ScorerOptions withSequences(int n) { return new ScorerOptions(n, batchTokens, ubatchTokens, threads, kvPerSequence, exactF32); }
-    public ScorerOptions withBatch(int batch, int ubatch) { return new ScorerOptions(sequences, batch, ubatch, threads, kvPerSequence, exactF32); }
-    public ScorerOptions withKvPerSequence(boolean b) { return new ScorerOptions(sequences, batchTokens, ubatchTokens, threads, b, exactF32); }
-    public ScorerOptions withExactF32(boolean b) { return new ScorerOptions(sequences, batchTokens, ubatchTokens, threads, kvPerSequence, b); }
+    public ScorerOptions withSequences(int n) { return new ScorerOptions(n, batchTokens, ubatchTokens, threads, kvPerSequence, exactF32, lanes); }
+    public ScorerOptions withBatch(int batch, int ubatch) { return new ScorerOptions(sequences, batch, ubatch, threads, kvPerSequence, exactF32, lanes); }
+    public ScorerOptions withKvPerSequence(boolean b) { return new ScorerOptions(sequences, batchTokens, ubatchTokens, threads, b, exactF32, lanes); }
+    public ScorerOptions withExactF32(boolean b) { return new ScorerOptions(sequences, batchTokens, ubatchTokens, threads, kvPerSequence, b, lanes); }
+    public ScorerOptions withLanes(int n) { return new ScorerOptions(sequences, batchTokens, ubatchTokens, threads, kvPerSequence, exactF32, n); }
 }

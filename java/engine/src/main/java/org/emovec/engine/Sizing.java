@@ -22,11 +22,11 @@ public record Sizing(int parallel, VramPlan plan) {
 
     /**
      * Options for scoring prompts of up to longest tokens, wanting batchTokens per llama_decode in micro-batches of
-     * ubatchTokens (a budget plans its own micro-batch).
+     * ubatchTokens (a budget plans its own micro-batch, for one context).
      */
     public ScorerOptions scorer(int batchTokens, int ubatchTokens, int longest) {
         ScorerOptions o = ScorerOptions.defaults().withSequences(Math.min(parallel, 256));
         if (plan == null) return o.withBatch(Math.max(batchTokens, longest), ubatchTokens);
-        return o.withBatch(plan.tokens(Math.max(batchTokens, longest), longest), plan.ubatchTokens());
+        return o.withBatch(plan.tokens(Math.max(batchTokens, longest), longest), plan.ubatchTokens()).withLanes(1);
     }
 }

@@ -210,6 +210,32 @@ class HookLayerTest {
     }
 
     @Test
+    void contextsThatScoreInTurnGiveTheSameResultsInRequestOrder() {
+        List<ScoreRequest> requests = new ArrayList<>();
+        for (int i = 0; i < 9; i++) {
+            int[] t = prompt("Prompt number " + i + " says something" + " else".repeat(i % 4) + ".");
+            requests.add(ScoreRequest.of("r" + i, t, 13, 426).withCapture(CaptureRequest.mean(Span.from(1), 1))
+                    .withSteering(i % 2 == 0 ? List.of(new Steering(1, randomVector(30 + i, 1.0), 1.0, Span.of(2, 5))) : List.of()));
+        }
+        List<ScoreResult> one, three;
+        // two prompts a decode: five groups, taken by three contexts in turn
+        try (PromptScorer s = new PromptScorer(model, exact().withSequences(2).withLanes(1))) {
+            one = s.score(requests);
+        }
+        try (PromptScorer s = new PromptScorer(model, exact().withSequences(2).withLanes(3))) {
+            assertEquals(3, s.lanes());
+            three = s.score(requests);
+            float again = s.score(requests.subList(4, 5)).get(0).candidateLogits()[0]; // the scorer is ready again, and agrees
+            assertEquals(three.get(4).candidateLogits()[0], again, 1e-4 * Math.abs(again));
+        }
+        for (int i = 0; i < requests.size(); i++) {
+            assertEquals("r" + i, three.get(i).id());
+            assertArrayEquals(one.get(i).candidateLogits(), three.get(i).candidateLogits(), "prompt " + i);
+            assertArrayEquals(one.get(i).captured().mean(1), three.get(i).captured().mean(1), "prompt " + i);
+        }
+    }
+
+    @Test
     void generationCapturesWhatItDecodesAndSteersItsSpan() {
         int[] promptTokens = prompt("Tell me about the sea.");
         float[] v = randomVector(5, 3.0);
@@ -273,7 +299,9 @@ class HookLayerTest {
             // llama.cpp's layout: layer il at (il - 1) * n_embd, layers 1 .. n_layer-1
             float[] data = new float[(layers - 1) * width];
             System.arraycopy(direction, 0, data, width, width);
-            assertEquals(0, org.emovec.llama.global.LlamaCpp.llama_set_adapter_cvec(s.context(), new org.bytedeco.javacpp.FloatPointer(data), data.length, width, 1, layers - 1));
+            for (var ctx : s.contexts()) {
+                assertEquals(0, org.emovec.llama.global.LlamaCpp.llama_set_adapter_cvec(ctx, new org.bytedeco.javacpp.FloatPointer(data), data.length, width, 1, layers - 1));
+            }
             float[] theirs = s.score(List.of(ScoreRequest.of("cvec", tokens).withAllLogits())).get(0).logits()[tokens.length - 1];
             double[] t = new double[theirs.length];
             for (int i = 0; i < t.length; i++) t[i] = theirs[i];
