@@ -55,11 +55,12 @@ emovec() {
     -jar "$root/.device/emovec.jar" "$@"
 }
 
+ensure_model() {   # preset $1 in weight type $2 at $3, written (random weights, seed 0) unless there already
+  [ -f "$3" ] || { stamp "make-model $1 $2"; emovec make-model --preset "$1" --type "$2" --seed 0 -o "$3"; }
+}
+
 model=$W/$PRESET-$TYPE.gguf
-if [ ! -f "$model" ]; then
-  stamp "make-model $PRESET $TYPE"
-  emovec make-model --preset "$PRESET" --type "$TYPE" --seed 0 -o "$model"
-fi
+ensure_model "$PRESET" "$TYPE" "$model"
 emovec info "$model" | tee "$W/results/model-info.txt"
 
 job_generate() {
@@ -145,7 +146,7 @@ PY
   for wt in ${HF_TYPES:-f16 f32}; do
     small=$W/llama-3.1-8b-4l-$wt.gguf
     exact=(); [ "$wt" = f32 ] && exact=(--exact-f32)
-    [ -f "$small" ] || { stamp "make-model llama-3.1-8b-4l $wt"; emovec make-model --preset llama-3.1-8b-4l --type "$wt" --seed 0 -o "$small"; }
+    ensure_model llama-3.1-8b-4l "$wt" "$small"
     [ -f "$W/hf-4l-$wt/config.json" ] || { stamp "export $wt to HF"; python3 "$root/tools/hf-reference/export_hf.py" "$small" "$W/hf-4l-$wt"; }
     stamp "emovec capture (CUDA, $wt weights): plain, every layer and position"
     emovec capture --model "$small" -p "$W/ab-prompts.jsonl" -o "$W/cap-plain-$wt" --layers all --reduce rows --logits all "${exact[@]}"
@@ -192,7 +193,7 @@ job_pipeline() {
   # weight type in PIPE_TYPES, at the scale PIPE_ARGS gives (default: 12 emotions x 5 topics x 4 stories).
   for wt in ${PIPE_TYPES:-f16 q4_k_m}; do
     m=$W/$PRESET-$wt.gguf
-    [ -f "$m" ] || { stamp "make-model $PRESET $wt"; emovec make-model --preset "$PRESET" --type "$wt" --seed 0 -o "$m"; }
+    ensure_model "$PRESET" "$wt" "$m"
     stamp "emovec run on $m"
     emovec run --model "$m" --out "$W/run-$wt" ${PIPE_ARGS:---emotions 12 --topics 5 --stories 4 --story-max-tokens 300} \
       --parallel 256 --quiet 2>&1 | grep -v n_ctx | tee "$W/results/pipeline-$wt.txt"
@@ -209,7 +210,7 @@ job_bench() {
 
 bench_type() {
   local TYPE=$1 model=$W/$PRESET-$1.gguf
-  [ -f "$model" ] || { stamp "make-model $PRESET $TYPE"; emovec make-model --preset "$PRESET" --type "$TYPE" --seed 0 -o "$model"; }
+  ensure_model "$PRESET" "$TYPE" "$model"
   stamp "emovec bench on $model"
   # 16 x 4 x 12 = 768 stories: three full waves of 256, so the rate is not a part-empty last wave's
   emovec bench --model "$model" ${BENCH_ARGS:---emotions 16 --topics 4} --parallel 256 --extraction-shapes ${EXTRACTION_SHAPES:-8192x512,2048x512,1024x1024,4096x1024} -o "$W/results/bench-$TYPE.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
@@ -244,8 +245,7 @@ job_trace() {
     case $what in
       hooks) cmd=(bench hooks --model "$m" --repeats 1) ;;
       bench*)
-        [ "$what" = bench-bf16 ] && m=$W/$PRESET-bf16.gguf
-        [ -f "$m" ] || { stamp "make-model $PRESET bf16"; emovec make-model --preset "$PRESET" --type bf16 --seed 0 -o "$m"; }
+        [ "$what" = bench-bf16 ] && { m=$W/$PRESET-bf16.gguf; ensure_model "$PRESET" bf16 "$m"; }
         cmd=(bench --model "$m" --emotions 2 --topics 1 --parallel 256 --extraction-shapes ${TRACE_SHAPES:-2048x1024,4096x2048}) ;;
     esac
     stamp "traced: emovec ${cmd[*]}"
@@ -262,7 +262,7 @@ job_trace() {
 job_budget() {
   # Issue 5 item 5: --vram-budget on Q4_K_M, peak device memory measured from outside (nvidia-smi, every 100 ms).
   m=$W/$PRESET-q4_k_m.gguf
-  [ -f "$m" ] || { stamp "make-model $PRESET q4_k_m"; emovec make-model --preset "$PRESET" --type q4_k_m --seed 0 -o "$m"; }
+  ensure_model "$PRESET" q4_k_m "$m"
   for b in ${BUDGETS:-8G 6G}; do
     stamp "emovec bench --vram-budget $b on $m"
     nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$W/smi-$b.txt" & smi=$!

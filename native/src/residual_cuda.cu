@@ -147,7 +147,9 @@ std::string grow(void ** buf, size_t * size, size_t need, bool pinned_host = fal
 std::string emovec_cuda_residual(void ** scratch, float * d_x, int64_t n_embd, int64_t n_rows, const ResidualCudaPlan & plan,
                                  bool steer, const float * vectors, int32_t n_vectors, int64_t vectors_version, int64_t n_acc,
                                  void * ready, void * done) {
-    if (n_embd % 4 != 0) return "the capture kernels read rows as float4: a model width of " + std::to_string(n_embd) + " is not a multiple of 4";
+    if (!plan.groups->empty() && n_embd % 4 != 0) {
+        return "the capture kernels read rows as float4: a model width of " + std::to_string(n_embd) + " is not a multiple of 4";
+    }
     auto * s = static_cast<Scratch *>(*scratch);
     if (s == nullptr) {
         s = new Scratch();
