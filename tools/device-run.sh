@@ -70,7 +70,8 @@ job_generate() {
     -npp "$NPP" -ntg "$NTG" -npl "$NPL" --output-format jsonl 2> "$W/batched-bench.log" | tee "$W/results/batched-bench.jsonl"
 
   stamp "emovec generate: $NPL sequences, ~$NPP prompt tokens, $NTG new tokens, sampling on"
-  python3 - "$NPL" > "$W/prompts.jsonl" <<'PY'
+  # two waves of prompts: one context runs them in turn, two contexts (host-lanes) side by side, same batches
+  python3 - "$((2 * NPL))" > "$W/prompts.jsonl" <<'PY'
 import json, sys
 words = ("the river carried old light across the valley while children counted boats and their parents "
          "argued softly about bread weather letters trains music gardens winter roads lamps windows "
@@ -79,19 +80,21 @@ for i in range(int(sys.argv[1])):
     text = " ".join(words[(i + j) % len(words)] for j in range(62))
     print(json.dumps({"id": f"p{i}", "text": text}))
 PY
-  for sampler in ${SAMPLERS:-host host-copy}; do
+  for sampler in ${SAMPLERS:-host host-copy host-lanes}; do
     # host: candidates from the device top-k (the logits of decode-only steps stay on the device);
     # host-copy: the same, but llama.cpp copies the logits to the host every step (as llama-batched-bench does);
-    # host-full: whole logits rows sampled on the host; host-nokernel: the device top-k kernel skipped
-    extra=(); export EMOVEC_HOOK_CUDA=1
+    # host-full: whole logits rows sampled on the host; host-nokernel: the device top-k kernel skipped;
+    # host-lanes: as host, on two contexts of NPL sequences stepped in turn
+    extra=(); lanes=1; export EMOVEC_HOOK_CUDA=1
     case "$sampler" in
+      host-lanes) lanes=2 ;;
       host-copy) extra=(-Demovec.hookDiagnostics=4) ;;
       host-full) extra=(-Demovec.hookTopK=0) ;;
       host-nokernel) export EMOVEC_HOOK_CUDA=0 ;;
     esac
     stamp "emovec generate --sampler $sampler"
     EMOVEC_JAVA_OPTS="${extra[*]:-}" emovec generate --model "$model" --prompts "$W/prompts.jsonl" \
-      -o "$W/generate-$sampler.jsonl" --parallel "$NPL" --ctx $((NPP + NTG + 16)) --max-tokens "$NTG" --ignore-eog \
+      -o "$W/generate-$sampler.jsonl" --parallel "$NPL" --ctx $((NPP + NTG + 16)) --max-tokens "$NTG" --ignore-eog --lanes "$lanes" \
       --temperature 0.8 --top-k 40 --top-p 0.95 --sampler "${sampler%%-*}" --quiet --stats "$W/results/emovec-stats-$sampler.json" \
       || stamp "emovec generate --sampler $sampler FAILED"
     # A digest of every sequence's tokens: the host variants must agree exactly (same seeds, same semantics).
@@ -183,9 +186,12 @@ PY
 }
 
 job_overhead() {
-  # What the hooks cost on the full 8B shape (EMOVEC_HOOK_PROFILE: time inside the hook, per condition)
-  stamp "emovec bench (hook overhead) on $model"
-  EMOVEC_HOOK_PROFILE=1 emovec bench hooks --model "$model" -o "$W/results/bench-hooks.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-hooks.txt"
+  # What the hooks cost on the full 8B shape (EMOVEC_HOOK_PROFILE: time inside the hook, per condition), decoding
+  # on each number of contexts in HOOK_LANES (two: the host's time between steps hidden behind the other's GPU work)
+  for n in ${HOOK_LANES:-1 2}; do
+    stamp "emovec bench hooks --lanes $n on $model"
+    EMOVEC_HOOK_PROFILE=1 emovec bench hooks --model "$model" --lanes "$n" -o "$W/results/bench-hooks-lanes$n.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-hooks-lanes$n.txt"
+  done
 }
 
 job_pipeline() {
@@ -213,7 +219,7 @@ bench_type() {
   ensure_model "$PRESET" "$TYPE" "$model"
   stamp "emovec bench on $model"
   # 16 x 4 x 12 = 768 stories: three full waves of 256, so the rate is not a part-empty last wave's
-  emovec bench --model "$model" ${BENCH_ARGS:---emotions 16 --topics 4} --parallel 256 --extraction-shapes ${EXTRACTION_SHAPES:-8192x512,2048x512,1024x1024,4096x1024} -o "$W/results/bench-$TYPE.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
+  emovec bench --model "$model" ${BENCH_ARGS:---emotions 16 --topics 4} --parallel 256 --extraction-shapes ${EXTRACTION_SHAPES:-2048x1024,2048x512} -o "$W/results/bench-$TYPE.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
   stamp "peer: llama-batched-bench decode (256 x 64 + 256) and prefill (16 x 512)"
   "$prefix/bin/llama-batched-bench" -m "$model" -c $((256 * 320)) -b 2048 -ub 512 -ngl 99 -npp 64 -ntg 256 -npl 256 \
     --output-format jsonl 2> "$W/bb.log" | grep '^{' > "$W/results/bb-decode-$TYPE.jsonl"
@@ -237,20 +243,22 @@ bench_type() {
 job_trace() {
   # GPU timelines (tools/cuda-trace: CUPTI, as the machine has no nsys) of the hook overhead bench and of the
   # pipeline bench's extraction and preference stages, summarised per phase (GPU busy, idle gaps, top kernels).
-  # TRACES picks them: hooks (emovec bench hooks, one round), bench (two emotions, one topic), bench-bf16 (the same
-  # on BF16 weights: llama.cpp's BF16 cuBLAS path writes F32 directly, its F16 path converts).
+  # TRACES picks them: hooks (emovec bench hooks, one round), hooks-lanes2 (its decode on two contexts in turn),
+  # bench (two emotions, one topic), bench-bf16 (the same on BF16 weights: llama.cpp's BF16 cuBLAS path writes F32
+  # directly, its F16 path converts). TRACE_API=1 also records the host's CUDA runtime calls.
   bash "$root/tools/cuda-trace/build.sh" "$W/trace" || { stamp "cuda-trace build FAILED"; return 0; }
   for what in ${TRACES:-hooks bench}; do
     m=$model; cmd=()
     case $what in
       hooks) cmd=(bench hooks --model "$m" --repeats 1) ;;
+      hooks-lanes2) cmd=(bench hooks --model "$m" --repeats 1 --lanes 2) ;;
       bench*)
         [ "$what" = bench-bf16 ] && { m=$W/$PRESET-bf16.gguf; ensure_model "$PRESET" bf16 "$m"; }
         cmd=(bench --model "$m" --emotions 2 --topics 1 --parallel 256 --extraction-shapes ${TRACE_SHAPES:-2048x1024,4096x2048}) ;;
     esac
     stamp "traced: emovec ${cmd[*]}"
     rm -f "$W/trace-$what.csv" "$W/marks-$what.txt"
-    CUDA_INJECTION64_PATH=$W/trace/libcuda-trace.so CUDA_TRACE_OUT=$W/trace-$what.csv EMOVEC_HOOK_PROFILE=1 emovec "${cmd[@]}" 2>&1 \
+    CUDA_INJECTION64_PATH=$W/trace/libcuda-trace.so CUDA_TRACE_OUT=$W/trace-$what.csv CUDA_TRACE_API=${TRACE_API:-} EMOVEC_HOOK_PROFILE=1 emovec "${cmd[@]}" 2>&1 \
       | grep --line-buffered -v n_ctx | python3 "$root/tools/cuda-trace/stamp.py" "$W/marks-$what.txt"
     python3 "$root/tools/cuda-trace/analyze.py" "$W/trace-$what.csv" "$W/marks-$what.txt" --steps 150 > "$W/results/trace-$what.txt" || stamp "analyze FAILED"
     head -c 20000 "$W/results/trace-$what.txt"

@@ -8,6 +8,8 @@ Per phase: wall time, GPU busy time (union of kernels and copies), idle time in 
 (synchronisations) and the kernels that take the time. --steps: the phase cut into stretches of GPU work separated by idle gaps longer
 than GAP_US (a decode step, one llama_decode of a prompt batch), and the typical stretch: its span, its busy time,
 its kernels and the idle gap after it (medians over the stretches with the most common kernel count).
+With CUDA runtime calls recorded (CUDA_TRACE_API=1): per phase, the host thread that calls CUDA most, the time it
+spends inside CUDA calls (by function) and outside them (its own work: llama.cpp's and emovec's host code).
 """
 import sys
 from collections import defaultdict
@@ -17,6 +19,7 @@ import numpy as np
 
 def load(path):
     names, kern, copies, syncs, offset = {}, [], [], [], 0
+    global API, API_NAMES
     for line in open(path, errors="replace"):
         f = line.rstrip("\n").split(",", 6)
         k = f[0]
@@ -28,10 +31,38 @@ def load(path):
             syncs.append((int(f[1]), int(f[2]), int(f[3]), int(f[4])))
         elif k == "N":
             names[int(f[1])] = ",".join(f[2:])
+        elif k == "A":
+            API.append((int(f[1]), int(f[2]), int(f[3]), int(f[4])))
+        elif k == "R":
+            API_NAMES[int(f[1])] = f[2]
         elif k == "T":
             offset = int(f[2]) - int(f[1])  # wall ns - CUPTI ns
     return names, np.array(kern, dtype=np.int64).reshape(-1, 4), np.array(copies, dtype=np.int64).reshape(-1, 5), \
         np.array(syncs, dtype=np.int64).reshape(-1, 4), offset
+
+
+API, API_NAMES = [], {}
+
+
+def host_calls(a, b, top):
+    """The busiest CUDA-calling host thread in [a, b]: time inside CUDA runtime calls, by function, and outside."""
+    if not API:
+        return
+    api = np.array(API, dtype=np.int64)
+    api = api[(api[:, 0] >= a) & (api[:, 1] <= b)]
+    if len(api) == 0:
+        return
+    threads, counts = np.unique(api[:, 3], return_counts=True)
+    mine = api[api[:, 3] == threads[np.argmax(counts)]]
+    inside, _ = union(mine[:, :2])
+    wall = b - a
+    print(f"   host thread {int(threads[np.argmax(counts)])}: {len(mine)} CUDA calls, inside them {inside / 1e6:.1f} ms, "
+          f"outside {(wall - inside) / 1e6:.1f} ms of {wall / 1e6:.1f} ms")
+    by = defaultdict(lambda: [0, 0])
+    for st, en, cbid, _ in mine:
+        e = by[API_NAMES.get(int(cbid), str(cbid))]; e[0] += 1; e[1] += int(en - st)
+    for name, (n, d) in sorted(by.items(), key=lambda x: -x[1][1])[:top]:
+        print(f"     {d / 1e6:9.2f} ms {n:8d} x {d / n / 1e3:8.1f} us  {name}")
 
 
 def union(intervals):
@@ -126,6 +157,7 @@ def main():
             print(f"   synchronisations: {len(s)}, {(s[:, 1] - s[:, 0]).sum() / 1e6:.1f} ms waited")
         if step_gap is not None and len(k) > 1:
             steps(k, step_gap)
+        host_calls(a, b, 8)
         dur = defaultdict(lambda: [0, 0])
         for nid, d in zip(k[:, 3], k[:, 1] - k[:, 0]):
             e = dur[int(nid)]; e[0] += 1; e[1] += int(d)

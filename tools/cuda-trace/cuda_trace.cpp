@@ -1,6 +1,7 @@
 // A small GPU timeline recorder for the GPU machine, which has ncu but not nsys: loaded by the CUDA driver through
-// CUDA_INJECTION64_PATH, it records every kernel, memcpy, memset and synchronisation with CUPTI's activity API and
-// writes them as CSV to $CUDA_TRACE_OUT (analyze.py turns them into per-phase summaries: GPU busy time, idle gaps,
+// CUDA_INJECTION64_PATH, it records every kernel, memcpy, memset and synchronisation, and the host's CUDA runtime
+// calls (what the host thread is doing between GPU work), with CUPTI's activity API and writes them as CSV to
+// $CUDA_TRACE_OUT (analyze.py turns them into per-phase summaries: GPU busy time, idle gaps,
 // the kernels that take the time). Built on the GPU machine by build.sh (the CUPTI record struct names differ
 // between CUDA versions: build.sh passes the newest this toolkit defines).
 #include <cupti.h>
@@ -19,6 +20,7 @@ namespace {
 std::mutex out_mutex;
 FILE * out = nullptr;
 std::unordered_map<std::string, int> names;
+std::unordered_map<uint32_t, bool> api_named;
 std::atomic<long long> records{0};
 long long max_records = 20000000;
 
@@ -66,6 +68,17 @@ void CUPTIAPI buffer_completed(CUcontext, uint32_t, uint8_t * buffer, size_t, si
             std::fprintf(out, "S,%llu,%llu,%u,%u\n", (unsigned long long) s->start, (unsigned long long) s->end, s->streamId, (unsigned) s->type);
             break;
         }
+        case CUPTI_ACTIVITY_KIND_RUNTIME: {
+            auto * a = reinterpret_cast<CUpti_ActivityAPI *>(r);
+            if (!api_named[a->cbid]) {
+                const char * name = nullptr;
+                cuptiGetCallbackName(CUPTI_CB_DOMAIN_RUNTIME_API, a->cbid, &name);
+                std::fprintf(out, "R,%u,%s\n", a->cbid, name ? name : "?");
+                api_named[a->cbid] = true;
+            }
+            std::fprintf(out, "A,%llu,%llu,%u,%u\n", (unsigned long long) a->start, (unsigned long long) a->end, a->cbid, a->threadId);
+            break;
+        }
         default:
             break;
         }
@@ -101,6 +114,8 @@ extern "C" int InitializeInjection(void) {
     cuptiActivityEnable(CUPTI_ACTIVITY_KIND_MEMCPY);
     cuptiActivityEnable(CUPTI_ACTIVITY_KIND_MEMSET);
     cuptiActivityEnable(CUPTI_ACTIVITY_KIND_SYNCHRONIZATION);
+    const char * api = std::getenv("CUDA_TRACE_API"); // host CUDA runtime calls: one record per call
+    if (api != nullptr && *api != '\0' && std::strcmp(api, "0") != 0) cuptiActivityEnable(CUPTI_ACTIVITY_KIND_RUNTIME);
     cuptiActivityFlushPeriod(2000);
     std::atexit(finish);
     return 1;

@@ -49,6 +49,10 @@ final class BenchHooksCommand implements Callable<Integer> {
     @Option(names = "--parallel", defaultValue = "256", description = "decode: sequences decoded together (default: ${DEFAULT-VALUE})")
     int parallel;
 
+    @Option(names = "--lanes", defaultValue = "1", description = "decode: contexts of --parallel sequences stepped in turn, each given --parallel requests"
+            + " (two hide the host's time between steps behind the other's GPU work) (default: ${DEFAULT-VALUE})")
+    int lanes;
+
     @Option(names = "--gen-tokens", defaultValue = "128", description = "decode: new tokens per sequence (default: ${DEFAULT-VALUE})")
     int genTokens;
 
@@ -80,7 +84,7 @@ final class BenchHooksCommand implements Callable<Integer> {
             int promptLen = 64;
             List<int[]> texts = new ArrayList<>(), genPrompts = new ArrayList<>();
             for (int i = 0; i < prompts; i++) texts.add(tokens(m, i, promptTokens));
-            for (int i = 0; i < parallel; i++) genPrompts.add(tokens(m, 1000 + i, promptLen));
+            for (int i = 0; i < parallel * lanes; i++) genPrompts.add(tokens(m, 1000 + i, promptLen));
             Span prefillSpan = Span.of(promptTokens / 2, promptTokens / 2 + 16), generatedSpan = Span.from(promptLen);
             List<Condition> conditions = List.of(
                     new Condition("no hook", null, false, false),
@@ -90,7 +94,10 @@ final class BenchHooksCommand implements Callable<Integer> {
                     new Condition("capture all layers", CaptureRequest.mean(Span.all(), all), false, false),
                     new Condition("steer a token span", null, true, false));
             Map<String, Double> prefillRates = new LinkedHashMap<>(), decodeRates = new LinkedHashMap<>();
-            GeneratorOptions go = new GeneratorOptions(parallel, promptLen + genTokens + 8, Math.max(2048, parallel), 0, true, GeneratorOptions.Sampler.HOST);
+            // prompts not shared: a request that captures or steers never shares its prompt, so without this the
+            // no-hook condition alone would copy KV streams instead of prefilling (the prompts repeat every 33)
+            GeneratorOptions go = new GeneratorOptions(parallel, promptLen + genTokens + 8, Math.max(2048, parallel), 0, true, GeneratorOptions.Sampler.HOST)
+                    .withSharePrompts(false).withLanes(lanes);
             for (int round = 0; round < repeats; round++) {
                 for (Condition c : conditions) {
                     System.setProperty("emovec.hookDiagnostics", c.splitOnly() ? "1" : "0");
@@ -113,7 +120,7 @@ final class BenchHooksCommand implements Callable<Integer> {
                     try (BatchGenerator g = new BatchGenerator(m, go).captureLayers(all)) {
                         g.generateAll(List.of(new GenerationRequest("warmup", genPrompts.get(0), Sampling.defaults(0), 4)));
                         List<GenerationRequest> qs = new ArrayList<>();
-                        for (int i = 0; i < parallel; i++) {
+                        for (int i = 0; i < genPrompts.size(); i++) {
                             qs.add(new GenerationRequest("g" + i, genPrompts.get(i), Sampling.defaults(i), genTokens).withCapture(c.capture()).withSteering(steer));
                         }
                         BatchGenerator.Stats st = g.stats();
@@ -131,7 +138,8 @@ final class BenchHooksCommand implements Callable<Integer> {
             report.put("prefill_tokens_per_second", prefillRates);
             report.put("decode_tokens_per_second", decodeRates);
             print("prefill, best of " + repeats + " (" + prompts + " prompts x " + promptTokens + " tokens, " + sequences + " per decode; steered span: 16 prompt tokens)", prefillRates);
-            print("decode, best of " + repeats + " (" + parallel + " sequences, " + promptLen + " prompt + " + genTokens + " new tokens, sampling on; decode-only steps; steered span: the generated tokens)", decodeRates);
+            report.put("decode_lanes", lanes);
+            print("decode, best of " + repeats + " (" + parallel + " sequences" + (lanes > 1 ? " x " + lanes + " contexts in turn" : "") + ", " + promptLen + " prompt + " + genTokens + " new tokens, sampling on; decode-only steps; steered span: the generated tokens)", decodeRates);
         }
         if (out != null) AtomicFiles.writeString(out, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(report));
         return 0;

@@ -86,6 +86,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--sampler", defaultValue = "HOST", description = "host (emovec's native sampler) or backend (llama.cpp's on-device chains) (default: ${DEFAULT-VALUE})")
     GeneratorOptions.Sampler sampler;
 
+    @Option(names = "--lanes", defaultValue = "1", description = "llama.cpp contexts of --parallel sequences each, stepped in turn (each holds"
+            + " its own KV cache); 0 = two on a GPU, one on CPU (default: ${DEFAULT-VALUE})")
+    int lanes;
+
     @Option(names = "--ignore-eog", description = "keep generating past end-of-turn tokens (throughput runs of exact length)")
     boolean ignoreEog;
 
@@ -101,10 +105,11 @@ final class GenerateCommand implements Callable<Integer> {
     private final ObjectMapper json = new ObjectMapper()
             .setVisibility(com.fasterxml.jackson.annotation.PropertyAccessor.FIELD, com.fasterxml.jackson.annotation.JsonAutoDetect.Visibility.PUBLIC_ONLY);
     private BatchGenerator.Stats stats;
+    private int lanesUsed;
 
     @Override
     public Integer call() throws Exception {
-        GeneratorOptions options = new GeneratorOptions(parallel, ctx, batch, threads, ignoreEog, sampler);
+        GeneratorOptions options = new GeneratorOptions(parallel, ctx, batch, threads, ignoreEog, sampler).withLanes(lanes);
         if (maxTokens < 1) throw new ParameterException(spec.commandLine(), "--max-tokens must be at least 1");
         Path modelPath = modelOptions.path();
         List<JsonNode> lines = readPrompts();
@@ -128,6 +133,8 @@ final class GenerateCommand implements Callable<Integer> {
                  ProgressBar bar = quiet ? null : new ProgressBarBuilder().setTaskName("generate").setInitialMax(todo.size())
                          .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).continuousUpdate().build()) {
                 stats = gen.stats();
+                lanesUsed = gen.lanes();
+                if (gen.lanes() > 1) System.err.printf("emovec: %d contexts of %d sequences, stepped in turn%n", gen.lanes(), parallel);
                 gen.run(todo.iterator(), new BatchGenerator.Listener() {
                     @Override
                     public void finished(GenerationResult r) {
@@ -160,6 +167,7 @@ final class GenerateCommand implements Callable<Integer> {
                 ObjectNode o = json.valueToTree(stats);
                 o.put("sequences", finished[0]);
                 o.put("parallel", parallel);
+                o.put("lanes", lanesUsed);
                 o.put("load_seconds", (loaded - t0) / 1e9);
                 o.put("wall_seconds", secs);
                 o.put("overall_tokens_per_second", newTokens[0] / secs);

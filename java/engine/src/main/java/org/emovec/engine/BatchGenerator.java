@@ -29,6 +29,11 @@ import org.emovec.llama.llama_sampler_seq_config;
  * prompt another sequence holds copies that sequence's KV cache (llama_memory_seq_cp, a device-side copy of its
  * stream) and decodes only the prompt's last token; one whose prompt is still being prefilled elsewhere waits
  * for it. On CPU the tokens are the same bits as without sharing (GenerationTest).
+ * <p>
+ * On a GPU the work can go through {@code lanes} llama.cpp contexts of {@code parallel} sequences each, stepped
+ * in turn: while the GPU decodes one context's step, the host samples the other's last step and prepares its
+ * next (llama.cpp's own input preparation included). With one context the GPU waits for the host between steps,
+ * about a quarter of each step at 256 sequences of an 8B model on an H100.
  */
 public final class BatchGenerator implements AutoCloseable {
     /** Receives each finished sequence as soon as it is done, and a tick after every decode step. */
@@ -40,14 +45,10 @@ public final class BatchGenerator implements AutoCloseable {
 
     private final Model model;
     private final GeneratorOptions options;
-    private llama_context ctx;
-    private final llama_batch batch;
+    private final List<Lane> lanes = new ArrayList<>();
     private final int contextPerSequence;
     private final Stats stats = new Stats();
     private final boolean backendSampling;
-    private final llama_sampler[] chains; // BACKEND: the chain each sequence slot samples with
-    private llama_sampler_seq_config chainConfigs;
-    private final Hooks hooks; // logits reduction for the host sampler; residual capture and steering
     /**
      * Candidates the hooks keep per logits row for the host sampler (system property emovec.hookTopK, default 64;
      * 0: none, every row is sampled from the full logits); requests with a larger top-k, or none, read the full
@@ -55,14 +56,17 @@ public final class BatchGenerator implements AutoCloseable {
      */
     private final int candidates;
     static int hookTopK() { return Integer.getInteger("emovec.hookTopK", 64); }
+    private long lastCollect; // when the last step's results were in: each step is charged the wall time since
 
     /**
      * Where the time went. Decode-only steps (no prompt tokens in the batch) are what llama-batched-bench's
-     * S_TG measures, so their rate is the like-for-like comparison; the overall rate includes prefill.
+     * S_TG measures, so their rate is the like-for-like comparison; the overall rate includes prefill. With
+     * several lanes a step is charged the wall time since the previous step of any lane came in.
      */
     public static final class Stats {
         public long prefillTokens, generatedTokens, steps;
         public long decodeOnlySteps, decodeOnlyTokens, decodeOnlyNanos;
+        /** Host time in llama_decode and waiting for its results; in sampling; in all. */
         public long decodeNanos, sampleNanos, totalNanos;
         /** Rows sampled from the hooks' candidates rather than the full logits row. */
         public long rowsFromCandidates;
@@ -86,56 +90,32 @@ public final class BatchGenerator implements AutoCloseable {
     public BatchGenerator(Model model, GeneratorOptions options) {
         this.model = model;
         this.options = options;
-        llama_context_params p = llama_context_default_params();
-        p.n_ctx((long) options.parallel() * options.contextPerSequence() > Integer.MAX_VALUE ? Integer.MAX_VALUE
-                : options.parallel() * options.contextPerSequence());
-        p.n_batch(options.batchTokens());
-        p.n_ubatch(Math.min(options.batchTokens(), 512));
-        p.n_seq_max(options.parallel());
-        p.n_threads(options.threads());
-        p.n_threads_batch(options.threads());
-        p.kv_unified(false); // a KV stream per sequence keeps attention cheap; shared prompts are copied between streams
-        // On CPU, llama.cpp's flash attention sums in an order that depends on how many queries a micro-batch
-        // holds, so a sequence's tokens would depend on its batch; without it they do not (PipelineTest). On
-        // CUDA the kernels' choice depends on batch shape either way: there, regeneration matches only in law.
-        if (!llama_supports_gpu_offload()) p.flash_attn_type(0);
-        p.no_perf(true);
         backendSampling = options.sampler() == GeneratorOptions.Sampler.BACKEND;
-        chains = new llama_sampler[options.parallel()];
-        if (backendSampling) {
-            // llama.cpp wants the chains at creation (set later per request with llama_set_sampler).
-            chainConfigs = new llama_sampler_seq_config(options.parallel());
-            for (int i = 0; i < chains.length; i++) {
-                chains[i] = chain(Sampling.greedy());
-                chainConfigs.getPointer(i).seq_id(i).sampler(chains[i]);
-            }
-            p.samplers(chainConfigs).n_samplers(options.parallel());
-        }
         candidates = backendSampling ? 0 : Math.max(0, hookTopK());
-        hooks = new Hooks(model, options.parallel(), candidates);
-        Native.takeLastError();
-        ctx = llama_init_from_model(model.handle(), p);
-        if (ctx == null || ctx.isNull()) {
-            String why = Native.lastErrorSuffix();
-            hooks.close();
-            throw new EmovecException("cannot create a context for " + options.parallel() + " sequences of "
-                    + options.contextPerSequence() + " tokens" + why
-                    + ": lower --parallel or --ctx");
+        int wanted = options.lanes() > 0 ? options.lanes() : (llama_supports_gpu_offload() ? 2 : 1);
+        lanes.add(new Lane()); // the first must fit; a further one is a speed-up, left out where it does not
+        while (lanes.size() < wanted) {
+            try {
+                lanes.add(new Lane());
+            } catch (EmovecException e) {
+                System.err.println("emovec: generating on " + lanes.size() + " context(s), another did not fit (" + e.getMessage() + ")");
+                break;
+            }
         }
-        hooks.attach(ctx);
-        contextPerSequence = llama_n_ctx_seq(ctx);
-        if (backendSampling) llama_synchronize(ctx);
-        batch = llama_batch_init(options.batchTokens(), 0, 1);
+        contextPerSequence = llama_n_ctx_seq(lanes.get(0).ctx);
     }
 
     public int contextPerSequence() { return contextPerSequence; }
+
+    /** llama.cpp contexts stepped in turn (see the class comment). */
+    public int lanes() { return lanes.size(); }
 
     /**
      * The layers requests may capture (layer L = the residual after block L = HF hidden_states[L+1]); set
      * before {@link #run}. Steering needs no declaration.
      */
     public BatchGenerator captureLayers(int... layers) {
-        hooks.captureLayers(layers);
+        for (Lane lane : lanes) lane.hooks.captureLayers(layers);
         return this;
     }
 
@@ -167,23 +147,107 @@ public final class BatchGenerator implements AutoCloseable {
     /** Runs every request from the queue to completion; results reach the listener in the order they finish. */
     public void run(Iterator<GenerationRequest> queue, Listener listener) {
         live();
-        Slot[] slots = new Slot[options.parallel()];
-        for (int i = 0; i < slots.length; i++) slots[i] = new Slot(i);
-        int n = options.batchTokens();
-        int[] tokens = new int[n], pos = new int[n], seqs = new int[n];
-        byte[] wantLogits = new byte[n];
-        int[] rowSlot = new int[n];
-        int[] rows = new int[slots.length], topKs = new int[slots.length], steps = new int[slots.length], sampled = new int[slots.length];
-        float[] temps = new float[slots.length], topPs = new float[slots.length];
-        long[] seeds = new long[slots.length];
-        Pointer memory = llama_get_memory(ctx);
-        Feeder feeder = new Feeder(queue, slots);
         long runStart = System.nanoTime();
-
+        lastCollect = runStart;
+        for (Lane lane : lanes) lane.start(queue);
+        ArrayDeque<Lane> inFlight = new ArrayDeque<>(); // lanes in the order their steps were submitted
         while (true) {
+            for (Lane lane : lanes) if (!inFlight.contains(lane) && lane.submit(listener)) inFlight.add(lane);
+            Lane lane = inFlight.poll();
+            if (lane == null) break;
+            lane.collect(listener);
+        }
+        stats.totalNanos += System.nanoTime() - runStart;
+    }
+
+    /**
+     * One llama.cpp context with its sequence slots: a step is submitted (batch built, llama_decode queued) and
+     * later collected (results awaited, tokens sampled, finished sequences handed on).
+     */
+    private final class Lane implements AutoCloseable {
+        final llama_context ctx;
+        final llama_batch batch;
+        final Hooks hooks; // logits reduction for the host sampler; residual capture and steering
+        final llama_sampler[] chains; // BACKEND: the chain each sequence slot samples with
+        llama_sampler_seq_config chainConfigs;
+        final Pointer memory;
+        final Slot[] slots = new Slot[options.parallel()];
+        Feeder feeder;
+        // the step in flight
+        final int[] tokens, pos, seqs, rowSlot;
+        final byte[] wantLogits;
+        int count;
+        long submitNanos;
+        final int[] rows, topKs, steps, sampled;
+        final float[] temps, topPs;
+        final long[] seeds;
+
+        Lane() {
+            llama_context_params p = llama_context_default_params();
+            p.n_ctx((long) options.parallel() * options.contextPerSequence() > Integer.MAX_VALUE ? Integer.MAX_VALUE
+                    : options.parallel() * options.contextPerSequence());
+            p.n_batch(options.batchTokens());
+            p.n_ubatch(Math.min(options.batchTokens(), 512));
+            p.n_seq_max(options.parallel());
+            p.n_threads(options.threads());
+            p.n_threads_batch(options.threads());
+            p.kv_unified(false); // a KV stream per sequence keeps attention cheap; shared prompts are copied between streams
+            // On CPU, llama.cpp's flash attention sums in an order that depends on how many queries a micro-batch
+            // holds, so a sequence's tokens would depend on its batch; without it they do not (PipelineTest). On
+            // CUDA the kernels' choice depends on batch shape either way: there, regeneration matches only in law.
+            if (!llama_supports_gpu_offload()) p.flash_attn_type(0);
+            p.no_perf(true);
+            chains = new llama_sampler[options.parallel()];
+            if (backendSampling) {
+                // llama.cpp wants the chains at creation (set later per request with llama_set_sampler).
+                chainConfigs = new llama_sampler_seq_config(options.parallel());
+                for (int i = 0; i < chains.length; i++) {
+                    chains[i] = chain(Sampling.greedy());
+                    chainConfigs.getPointer(i).seq_id(i).sampler(chains[i]);
+                }
+                p.samplers(chainConfigs).n_samplers(options.parallel());
+            }
+            hooks = new Hooks(model, options.parallel(), candidates);
+            Native.takeLastError();
+            ctx = llama_init_from_model(model.handle(), p);
+            if (ctx == null || ctx.isNull()) {
+                String why = Native.lastErrorSuffix();
+                hooks.close();
+                freeChains();
+                throw new EmovecException("cannot create a context for " + options.parallel() + " sequences of "
+                        + options.contextPerSequence() + " tokens" + why
+                        + ": lower --parallel or --ctx");
+            }
+            hooks.attach(ctx);
+            if (backendSampling) llama_synchronize(ctx);
+            batch = llama_batch_init(options.batchTokens(), 0, 1);
+            memory = llama_get_memory(ctx);
+            int n = options.batchTokens();
+            tokens = new int[n]; pos = new int[n]; seqs = new int[n]; rowSlot = new int[n];
+            wantLogits = new byte[n];
+            int k = slots.length;
+            rows = new int[k]; topKs = new int[k]; steps = new int[k]; sampled = new int[k];
+            temps = new float[k]; topPs = new float[k];
+            seeds = new long[k];
+        }
+
+        /** A new run: empty slots fed from the shared queue. */
+        void start(Iterator<GenerationRequest> queue) {
+            for (int i = 0; i < slots.length; i++) slots[i] = new Slot(i);
+            feeder = new Feeder(queue, slots);
+        }
+
+        int active() {
+            int n = 0;
+            for (Slot s : slots) if (s.busy()) n++;
+            return n;
+        }
+
+        /** Fills free slots, builds the next batch and queues its decode; false when this lane has nothing to do. */
+        boolean submit(Listener listener) {
             for (Slot s : slots) {
                 Feeder.Start start;
-                while (!s.busy() && (start = feeder.next(s)) != null) assign(s, start, memory, listener);
+                while (!s.busy() && (start = feeder.next(s)) != null) assign(this, s, start, listener);
             }
             // Build one batch: first one token of every busy sequence in sequence order (its pending token, or the
             // next prompt token), then the rest of the prompts as room allows. With a KV stream per sequence,
@@ -191,7 +255,8 @@ public final class BatchGenerator implements AutoCloseable {
             // (llama_batch_allocr::split_equal), and every micro-batch reads all the weights: listing decoding
             // sequences alone first would split each step at every sequence still prefilling, more and more
             // often as sequences drift out of step over a long run.
-            int count = 0;
+            int n = tokens.length;
+            count = 0;
             boolean hostLogits = false; // some row sampled here needs more than the hooks' candidates
             for (Slot s : slots) {
                 if (!s.busy()) continue;
@@ -207,19 +272,23 @@ public final class BatchGenerator implements AutoCloseable {
                 int rest = s.request.prompt().length - s.fed - 1;
                 count = addPrompt(s, s.fed + 1, Math.min(rest, n - count), count, tokens, pos, seqs, wantLogits, rowSlot);
             }
-            if (count == 0) {
-                stats.totalNanos += System.nanoTime() - runStart;
-                return;
-            }
-            long stepStart = System.nanoTime();
+            if (count == 0) return false;
+            long t0 = System.nanoTime();
             emovec_batch_fill(batch, count, tokens, pos, seqs, wantLogits);
             hooks.begin(count, pos, seqs, wantLogits, llama_n_ubatch(ctx), options.parallel() > 1, hostLogits);
-            int rc = llama_decode(ctx, batch);
-            if (rc == 0) llama_synchronize(ctx); // no cost (sampling waits anyway) and it splits the timings honestly
+            int rc = llama_decode(ctx, batch); // on a GPU: returns once the work is queued
             if (rc != 0) {
                 throw new EmovecException("llama_decode failed with code " + rc + Native.lastErrorSuffix()
                         + (rc == 1 ? ": the KV cache is full, lower --parallel or raise --ctx" : ""));
             }
+            submitNanos = System.nanoTime() - t0;
+            return true;
+        }
+
+        /** Waits for the submitted step, samples its rows, and hands on the sequences it finished. */
+        void collect(Listener listener) {
+            long t0 = System.nanoTime();
+            llama_synchronize(ctx);
             hooks.end();
             if (!hooks.logitsCopied()) stats.logitsKeptOnDevice++;
             long decoded = System.nanoTime();
@@ -257,7 +326,6 @@ public final class BatchGenerator implements AutoCloseable {
                 stats.rowsFromCandidates += fromCandidates;
             }
             long sampledAt = System.nanoTime();
-            int active = 0;
             for (int r = 0; r < nRows; r++) {
                 Slot s = slots[sampled[r]];
                 int t = out[r];
@@ -269,24 +337,40 @@ public final class BatchGenerator implements AutoCloseable {
                     if (s.nOut >= s.request.maxNewTokens()) stop = "length";
                     else if (s.past + 1 >= contextPerSequence) stop = "context";
                 }
-                if (stop != null) finish(s, stop, listener);
+                if (stop != null) finish(this, s, stop, listener);
                 else s.pending = t;
             }
-            for (Slot s : slots) if (s.busy()) active++;
             long stepEnd = System.nanoTime();
+            long wall = stepEnd - lastCollect;
+            lastCollect = stepEnd;
             stats.steps++;
             stats.prefillTokens += prefill;
             stats.generatedTokens += nRows;
-            stats.decodeNanos += decoded - stepStart;
+            stats.decodeNanos += submitNanos + decoded - t0;
             stats.sampleNanos += sampledAt - decoded;
             stats.ubatches += ubatches;
             if (prefill == 0) {
                 stats.decodeOnlyUbatches += ubatches;
                 stats.decodeOnlySteps++;
                 stats.decodeOnlyTokens += nRows;
-                stats.decodeOnlyNanos += stepEnd - stepStart;
+                stats.decodeOnlyNanos += wall;
             }
+            int active = 0;
+            for (Lane lane : lanes) active += lane.active();
             listener.step(nRows, active);
+        }
+
+        private void freeChains() {
+            for (llama_sampler c : chains) if (c != null) llama_sampler_free(c);
+            if (chainConfigs != null) chainConfigs.close();
+        }
+
+        @Override
+        public void close() {
+            llama_batch_free(batch);
+            llama_free(ctx);
+            freeChains();
+            hooks.close();
         }
     }
 
@@ -301,20 +385,20 @@ public final class BatchGenerator implements AutoCloseable {
         return count;
     }
 
-    private void assign(Slot s, Feeder.Start start, Pointer memory, Listener listener) {
+    private void assign(Lane lane, Slot s, Feeder.Start start, Listener listener) {
         GenerationRequest r = start.request();
         Slot donor = start.donor();
         int shared = donor == null ? 0 : r.prompt().length - 1; // the last prompt token is decoded for its logits
-        if (donor != null && donor != s) llama_memory_seq_cp(memory, donor.seq, s.seq, -1, -1); // whole stream; trimmed below
-        llama_memory_seq_rm(memory, s.seq, shared, -1);
+        if (donor != null && donor != s) llama_memory_seq_cp(lane.memory, donor.seq, s.seq, -1, -1); // whole stream; trimmed below
+        llama_memory_seq_rm(lane.memory, s.seq, shared, -1);
         if (backendSampling) {
             llama_sampler fresh = chain(r.sampling());
-            if (!llama_set_sampler(ctx, s.seq, fresh)) {
+            if (!llama_set_sampler(lane.ctx, s.seq, fresh)) {
                 llama_sampler_free(fresh);
                 throw new EmovecException("llama.cpp cannot run this sampler on the device: use --sampler host");
             }
-            llama_sampler_free(chains[s.seq]);
-            chains[s.seq] = fresh;
+            llama_sampler_free(lane.chains[s.seq]);
+            lane.chains[s.seq] = fresh;
         }
         s.request = r;
         Sampling sp = r.sampling();
@@ -326,9 +410,9 @@ public final class BatchGenerator implements AutoCloseable {
         stats.sharedPromptTokens += shared;
         s.nOut = 0;
         s.pending = -1;
-        if (r.capture() != null) hooks.capture(s.seq, r.capture(), r.prompt().length + r.maxNewTokens());
-        hooks.steer(s.seq, r.steering());
-        if (r.prompt().length >= contextPerSequence) finish(s, "prompt_too_long", listener);
+        if (r.capture() != null) lane.hooks.capture(s.seq, r.capture(), r.prompt().length + r.maxNewTokens());
+        lane.hooks.steer(s.seq, r.steering());
+        if (r.prompt().length >= contextPerSequence) finish(lane, s, "prompt_too_long", listener);
     }
 
     /** A prompt as a map key. */
@@ -419,11 +503,11 @@ public final class BatchGenerator implements AutoCloseable {
         return c;
     }
 
-    private void finish(Slot s, String stop, Listener listener) {
+    private void finish(Lane lane, Slot s, String stop, Listener listener) {
         int[] generated = Arrays.copyOf(s.out, s.nOut);
         GenerationRequest r = s.request;
         s.request = null;
-        Captured captured = hooks.finish(s.seq);
+        Captured captured = lane.hooks.finish(s.seq);
         listener.finished(new GenerationResult(r.id(), r.prompt().length, generated, model.detokenize(generated, false), stop, captured));
     }
 
@@ -437,18 +521,12 @@ public final class BatchGenerator implements AutoCloseable {
     }
 
     private void live() {
-        if (ctx == null) throw new IllegalStateException("generator is closed");
+        if (lanes.isEmpty()) throw new IllegalStateException("generator is closed");
     }
 
     @Override
     public void close() {
-        if (ctx != null) {
-            llama_batch_free(batch);
-            llama_free(ctx);
-            ctx = null;
-            for (llama_sampler c : chains) if (c != null) llama_sampler_free(c);
-            if (chainConfigs != null) chainConfigs.close();
-            hooks.close();
-        }
+        for (Lane lane : lanes) lane.close();
+        lanes.clear();
     }
 }

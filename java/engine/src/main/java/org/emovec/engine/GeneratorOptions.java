@@ -6,10 +6,12 @@ package org.emovec.engine;
  * call (prompts are split across calls when longer); threads: CPU threads (0: all cores); ignoreEndOfTurn:
  * keep generating past the model's end-of-turn token (throughput runs that must produce exact lengths);
  * sampler: where tokens are drawn (see {@link Sampler}); sharePrompts: requests with the same prompt (and no capture
- * or steering) copy its KV cache from a sequence that already holds it instead of prefilling it again.
+ * or steering) copy its KV cache from a sequence that already holds it instead of prefilling it again; lanes:
+ * llama.cpp contexts of parallel sequences each, stepped in turn so that the GPU does not wait for the host
+ * between steps (0: two where llama.cpp offloads to a GPU, else one; each holds its own KV cache).
  */
 public record GeneratorOptions(int parallel, int contextPerSequence, int batchTokens, int threads,
-                               boolean ignoreEndOfTurn, Sampler sampler, boolean sharePrompts) {
+                               boolean ignoreEndOfTurn, Sampler sampler, boolean sharePrompts, int lanes) {
     /**
      * HOST: emovec's native sampler over the logits llama.cpp copies back (a pure function of seed and step).
      * BACKEND: llama.cpp's experimental on-device sampler chains (top-k, top-p, temperature, dist), one per
@@ -25,14 +27,20 @@ public record GeneratorOptions(int parallel, int contextPerSequence, int batchTo
         if (batchTokens < parallel) batchTokens = parallel;
         if (threads <= 0) threads = Runtime.getRuntime().availableProcessors();
         if (sampler == null) sampler = Sampler.HOST;
+        if (lanes < 0) throw new EmovecException("--lanes must be 0 (automatic) or more, not " + lanes);
     }
 
+    /** One context, prompts shared. */
     public GeneratorOptions(int parallel, int contextPerSequence, int batchTokens, int threads, boolean ignoreEndOfTurn, Sampler sampler) {
-        this(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, true);
+        this(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, true, 1);
     }
 
     public GeneratorOptions withSharePrompts(boolean share) {
-        return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, share);
+        return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, share, lanes);
+    }
+
+    public GeneratorOptions withLanes(int n) {
+        return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, sharePrompts, n);
     }
 
     public static GeneratorOptions of(int parallel, int contextPerSequence) {

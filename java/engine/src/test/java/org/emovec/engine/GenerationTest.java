@@ -147,6 +147,37 @@ class GenerationTest {
     }
 
     @Test
+    void contextsSteppedInTurnGiveEachSequenceTheSameTokensAndCaptures() {
+        // More requests than two contexts hold, shared prompts among unique ones, some capturing: every request
+        // comes back once, with the tokens and captured means one context gives it (means to float rounding:
+        // llama.cpp's CPU matmul kernels depend on how many rows a batch holds).
+        List<GenerationRequest> reqs = new ArrayList<>();
+        for (int i = 0; i < 14; i++) {
+            String prompt = i % 3 == 0 ? "A shared opening line for several stories" : "Unique opening " + i;
+            GenerationRequest r = request("r" + i, prompt, 50 + i, 3 + (i * 5) % 11);
+            reqs.add(i % 4 == 1 ? r.withCapture(CaptureRequest.mean(Span.all(), 1)) : r);
+        }
+        List<GenerationResult> one, two;
+        long generated;
+        try (BatchGenerator g = new BatchGenerator(model, GeneratorOptions.of(3, 64)).captureLayers(1)) {
+            one = g.generateAll(reqs);
+            generated = g.stats().generatedTokens;
+        }
+        try (BatchGenerator g = new BatchGenerator(model, GeneratorOptions.of(3, 64).withLanes(2)).captureLayers(1)) {
+            assertEquals(2, g.lanes());
+            two = g.generateAll(reqs);
+            assertEquals(generated, g.stats().generatedTokens);
+            List<GenerationResult> again = g.generateAll(reqs); // a second run on the same contexts
+            for (int i = 0; i < reqs.size(); i++) assertArrayEquals(two.get(i).tokens(), again.get(i).tokens(), "again " + reqs.get(i).id());
+        }
+        for (int i = 0; i < reqs.size(); i++) {
+            assertEquals(reqs.get(i).id(), two.get(i).id());
+            assertArrayEquals(one.get(i).tokens(), two.get(i).tokens(), reqs.get(i).id());
+            if (one.get(i).captured() != null) assertArrayEquals(one.get(i).captured().mean(1), two.get(i).captured().mean(1), 1e-6f, reqs.get(i).id());
+        }
+    }
+
+    @Test
     void promptsLongerThanTheContextAreReportedNotSilentlyCut() {
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < 600; i++) sb.append("word ");

@@ -97,7 +97,9 @@ public final class Bench {
                     out.put("stories_decode_only_tokens_per_second_" + (share ? "shared" : "prefilled"), g.stats().decodeOnlyTokensPerSecond());
                     // decode ceiling: each step streams the weights once for `parallel` sequences, or is compute-bound
                     double ceiling = Math.min(computeCeiling, options.parallel() * o.peakBandwidth() / model.bytes());
-                    rows.add(new Row("stories", (share ? "prompt KV shared" : "each prompt prefilled") + ", " + options.parallel() + " parallel",
+                    out.put("story_lanes", g.lanes());
+                    String contexts = g.lanes() > 1 ? " x " + g.lanes() + " contexts in turn" : "";
+                    rows.add(new Row("stories", (share ? "prompt KV shared" : "each prompt prefilled") + ", " + options.parallel() + " parallel" + contexts,
                             results.size(), generated, secs, results.size() / secs, generated / secs, peak.bytes(), gpu ? ceiling : null));
                     print(rows.get(rows.size() - 1));
                 }

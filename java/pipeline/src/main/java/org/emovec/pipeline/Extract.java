@@ -41,7 +41,7 @@ public final class Extract {
      * stops at every captured layer). H100, 8B F16, plain prefill of stories (`emovec bench --extraction-shapes`):
      * 17,826 tok/s at 8192x512, 19,952 at 2048x512, 21,885 at 2048x1024, 21,664 at 4096x1024.
      */
-    static ScorerOptions scorerOptions(Sizing sizing, int longest) { return sizing.scorer(2048, 1024, longest); }
+    static ScorerOptions scorerOptions(Sizing sizing, int longest) { return sizing.scorer(1024, 1024, longest); } // the fastest shape on an H100 (bench --extraction-shapes)
 
     public static void run(RunDir dir, Model model, Settings s, Sizing sizing, boolean quiet) throws IOException {
         if (!Stories.complete(dir)) throw new EmovecException("the stories of " + dir.root() + " are not complete: run 'emovec stories' first");
