@@ -47,7 +47,7 @@ public final class BatchGenerator implements AutoCloseable {
 
     private final Model model;
     private final GeneratorOptions options;
-    private final List<Lane> lanes = new ArrayList<>();
+    private final List<Lane> lanes;
     private final int contextPerSequence;
     private final Stats stats = new Stats();
     private final boolean backendSampling;
@@ -94,16 +94,7 @@ public final class BatchGenerator implements AutoCloseable {
         this.options = options;
         backendSampling = options.sampler() == GeneratorOptions.Sampler.BACKEND;
         candidates = backendSampling ? 0 : Math.max(0, hookTopK());
-        int wanted = options.lanes() > 0 ? options.lanes() : (llama_supports_gpu_offload() ? 2 : 1);
-        lanes.add(new Lane()); // the first must fit; a further one is a speed-up, left out where it does not
-        while (lanes.size() < wanted) {
-            try {
-                lanes.add(new Lane());
-            } catch (EmovecException e) {
-                System.err.println("emovec: generating on " + lanes.size() + " context(s), another did not fit (" + e.getMessage() + ")");
-                break;
-            }
-        }
+        lanes = Lanes.open(options.lanes(), Lane::new, "generating");
         contextPerSequence = llama_n_ctx_seq(lanes.get(0).ctx);
     }
 

@@ -29,23 +29,14 @@ public final class PromptScorer implements AutoCloseable {
 
     private final Model model;
     private final ScorerOptions options;
-    private final List<Lane> lanes = new ArrayList<>();
+    private final List<Lane> lanes;
     private final int vocab;
 
     public PromptScorer(Model model, ScorerOptions options) {
         this.model = model;
         this.options = options;
         this.vocab = model.vocabSize();
-        int wanted = options.lanes() > 0 ? options.lanes() : (llama_supports_gpu_offload() ? 2 : 1);
-        lanes.add(new Lane()); // the first must fit; a further one is a speed-up, left out where it does not
-        while (lanes.size() < wanted) {
-            try {
-                lanes.add(new Lane());
-            } catch (EmovecException e) {
-                System.err.println("emovec: scoring on " + lanes.size() + " context(s), another did not fit (" + e.getMessage() + ")");
-                break;
-            }
-        }
+        lanes = Lanes.open(options.lanes(), Lane::new, "scoring");
     }
 
     /** One llama.cpp context with its batch and hooks, and the group of prompts it is decoding (null: idle). */
