@@ -30,6 +30,11 @@ void emovec_batch_fill(struct llama_batch * batch, int32_t n, const int32_t * to
 // (What the logit lens reads the unembedding with, whatever a GGUF's quantization.)
 int32_t emovec_dequantize(int32_t type, const void * src, float * dst, int64_t n);
 
+// llama_memory_seq_cp(memory, seq_src, seq_dst, -1, -1) whose data copy, between two sequences' KV streams, is
+// queued on the context's device stream now instead of made with blocking copies at the next llama_decode (see
+// llama_internals.cpp). Returns 0, or -1 when a KV tensor lives where none of the context's backends reaches.
+int32_t emovec_kv_copy(struct llama_context * ctx, int32_t seq_src, int32_t seq_dst);
+
 // Hooks on llama.cpp's graph evaluation, attached to one context (no eval callback: emovec_hooks_attach wraps the
 // context's backends, which then compute a graph in views cut after the tensors the hooks want, the hooks' work
 // queued in between without stopping the host; a decode that needs nothing is llama.cpp's own). The hooks can

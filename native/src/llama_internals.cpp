@@ -18,11 +18,14 @@
 //    reduce on the device (below, llama_hide_logits); the graph result holding them is private to llama_context
 //    and reached with the explicit-instantiation rule (access checks do not apply to names in an explicit
 //    instantiation, [temp.spec.general]).
+// 4. Copying a shared prompt's KV cache from one sequence's stream to another's without stopping the host
+//    (emovec_kv_copy, below).
 #include "hooks.h"
 
 #include "ggml-backend-impl.h"
 #include "ggml-impl.h"
 #include "llama-context.h"
+#include "llama-kv-cache.h"
 
 #include <cstring>
 #include <mutex>
@@ -36,6 +39,18 @@ template <typename Tag, typename Tag::type Member> struct Reach {
 };
 struct LastResultOf { using type = llm_graph_result * llama_context::*; friend type member(LastResultOf); };
 template struct Reach<LastResultOf, &llama_context::gf_res_prev_active>;
+// The same for members whose type is private too (llama_kv_cache::layers): the type is deduced, never named.
+template <typename Tag, auto Member> struct ReachAuto {
+    friend auto member(Tag) { return Member; }
+};
+struct KvLayersOf { friend auto member(KvLayersOf); };
+template struct ReachAuto<KvLayersOf, &llama_kv_cache::layers>;
+struct KvCopiesOf { friend auto member(KvCopiesOf); };
+template struct ReachAuto<KvCopiesOf, &llama_kv_cache::sc_info>;
+struct KvCellsOf { friend auto member(KvCellsOf); };
+template struct ReachAuto<KvCellsOf, &llama_kv_cache::v_cells_impl>;
+struct KvVTransOf { friend auto member(KvVTransOf); };
+template struct ReachAuto<KvVTransOf, &llama_kv_cache::v_trans>;
 
 // Each wrapped backend: its own graph_compute, and the hooks that split its graphs (nullptr once freed; the entry
 // stays, since llama.cpp may still compute on the backend, or free it, after the hooks are gone).
@@ -141,3 +156,52 @@ void llama_hooks_free(emovec_hooks * h) {
 }
 
 }  // namespace emovec
+
+// 4. llama_memory_seq_cp between two sequences' streams (a KV stream per sequence) only records the copy; the next
+//    llama_decode makes it, after llama_synchronize, with a blocking copy per layer and K/V tensor (64 host waits a
+//    copy for an 8B model, llama_kv_cache::update). With two contexts stepped in turn those waits stop the host
+//    while the GPU works on the other context: measured on an H100, shared-prompt stories ran at 0.7x of one
+//    context. Here the copy is taken off that list and queued on the context's own stream instead (ordered after
+//    the decode that wrote the source, before the next one), and only over the source's used cells.
+extern "C" int32_t emovec_kv_copy(struct llama_context * ctx, int32_t seq_src, int32_t seq_dst) {
+    llama_memory_t mem = llama_get_memory(ctx);
+    auto * kv = dynamic_cast<llama_kv_cache *>(mem);
+    if (kv == nullptr) {  // another kind of memory: llama.cpp's own copy
+        llama_memory_seq_cp(mem, seq_src, seq_dst, -1, -1);
+        return 0;
+    }
+    auto & copies = kv->*member(KvCopiesOf{});
+    const size_t pending = copies.ssrc.size();
+    llama_memory_seq_cp(mem, seq_src, seq_dst, -1, -1);
+    if (copies.ssrc.size() != pending + 1) return 0;  // one stream for both: llama.cpp shared the cells, no data moves
+    const uint32_t s0 = copies.ssrc.back(), s1 = copies.sdst.back();
+    const uint32_t used = (*(kv->*member(KvCellsOf{})))[s0].used_max_p1();
+    const bool v_trans = kv->*member(KvVTransOf{});
+    ggml_backend_sched_t sched = ctx->get_sched();
+    // the first of the context's backends that can reach a buffer (the scheduler lists GPUs before the CPU)
+    auto backend_of = [&](const ggml_tensor * t) -> ggml_backend_t {
+        ggml_backend_buffer_type_t buft = ggml_backend_buffer_get_type(t->buffer);
+        for (int i = 0; i < ggml_backend_sched_get_n_backends(sched); ++i) {
+            ggml_backend_t b = ggml_backend_sched_get_backend(sched, i);
+            if (ggml_backend_supports_buft(b, buft)) return b;
+        }
+        return nullptr;
+    };
+    // cells [0, used) of a stream: rows of a [width, cells] view; a transposed V keeps its cells along rows, whole
+    auto copy = [&](ggml_tensor * src, ggml_tensor * dst, bool prefix) -> bool {
+        if (src == nullptr || dst == nullptr) return true;
+        ggml_backend_t b = backend_of(src);
+        if (b == nullptr) return false;
+        ggml_tensor from = *src, to = *dst;
+        if (prefix && ggml_n_dims(src) == 2 && used <= src->ne[1]) from.ne[1] = to.ne[1] = used;
+        if (from.ne[1] > 0) ggml_backend_tensor_copy_async(b, b, &from, &to);  // CUDA: on b's stream; else waits and copies
+        return true;
+    };
+    for (auto & layer : kv->*member(KvLayersOf{})) {
+        if (!copy(layer.k_stream[s0], layer.k_stream[s1], true)) return -1;
+        if (!layer.v_stream.empty() && !copy(layer.v_stream[s0], layer.v_stream[s1], !v_trans)) return -1;
+    }
+    copies.ssrc.pop_back();
+    copies.sdst.pop_back();
+    return 0;
+}

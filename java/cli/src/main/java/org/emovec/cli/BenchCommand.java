@@ -33,6 +33,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--parallel", defaultValue = "256", description = "sequences decoded together, 1..256 (default: ${DEFAULT-VALUE})")
     int parallel;
 
+    @Option(names = "--lanes", defaultValue = "0", description = "llama.cpp contexts story generation steps in turn (0, the default: two on a GPU,"
+            + " one on a CPU or within --vram-budget); with more than one, the shared-prompt stories are also timed on one")
+    int lanes;
+
     @Option(names = "--vram-budget", description = "keep peak device memory under this (e.g. 8G), as `emovec run --vram-budget` does")
     String vramBudget;
 
@@ -75,7 +79,7 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Path modelPath = modelOptions.path();
-        Sizing sizing = Sizing.of(parallel, modelPath, vramBudget);
+        Sizing sizing = Sizing.of(parallel, modelPath, vramBudget).withLanes(lanes);
         List<int[]> shapes = new ArrayList<>();
         for (String shape : extractionShapes) {
             String[] bu = shape.toLowerCase(Locale.ROOT).split("x");

@@ -86,8 +86,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--sampler", defaultValue = "HOST", description = "host (emovec's native sampler) or backend (llama.cpp's on-device chains) (default: ${DEFAULT-VALUE})")
     GeneratorOptions.Sampler sampler;
 
-    @Option(names = "--lanes", defaultValue = "1", description = "llama.cpp contexts of --parallel sequences each, stepped in turn (each holds"
-            + " its own KV cache); 0 = two on a GPU, one on CPU (default: ${DEFAULT-VALUE})")
+    @Option(names = "--lanes", defaultValue = "0", description = "llama.cpp contexts of --parallel sequences each, stepped in turn (each holds"
+            + " its own KV cache); 0, the default: two on a GPU, one on CPU")
     int lanes;
 
     @Option(names = "--ignore-eog", description = "keep generating past end-of-turn tokens (throughput runs of exact length)")

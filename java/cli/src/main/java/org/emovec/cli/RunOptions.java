@@ -87,6 +87,10 @@ final class RunOptions {
     @Option(names = "--gpu-layers", defaultValue = "-1", description = "layers on the GPU, -1 = all (default: ${DEFAULT-VALUE})")
     int gpuLayers;
 
+    @Option(names = "--lanes", defaultValue = "0", description = "llama.cpp contexts of --parallel sequences that story generation steps in turn,"
+            + " each with its own KV cache (0, the default: two on a GPU, one on a CPU or within --vram-budget)")
+    int lanes;
+
     @Option(names = "--vram-budget", description = "keep peak device memory under this (e.g. 8G): sequences, scoring batch and micro-batch are"
             + " chosen to fit, all layers on the GPU; refused if the model cannot fit at all")
     String vramBudget;
@@ -111,7 +115,7 @@ final class RunOptions {
         RunDir.Manifest old = !fresh && dir.hasManifest() ? dir.manifest() : null;
         Path modelPath = model != null ? model : old != null ? Path.of(old.model()) : DefaultModel.tiny();
         boolean tiny = model == null && old == null;
-        Sizing sizing = Sizing.of(parallel, modelPath, vramBudget);
+        Sizing sizing = Sizing.of(parallel, modelPath, vramBudget).withLanes(lanes);
         if (sizing.plan() != null) System.err.println("emovec: " + sizing.plan().describe());
         Model m = Model.load(modelPath, gpuLayers);
         try {

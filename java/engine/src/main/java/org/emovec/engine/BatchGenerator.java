@@ -26,16 +26,17 @@ import org.emovec.llama.llama_sampler_seq_config;
  * batch size or order.
  * <p>
  * Requests with the same prompt (the paper's 12 stories per emotion and topic) prefill it once: a request whose
- * prompt another sequence holds copies that sequence's KV cache (llama_memory_seq_cp, a device-side copy of its
- * stream) and decodes only the prompt's last token; one whose prompt is still being prefilled elsewhere waits
- * for it. On CPU the tokens are the same bits as without sharing (GenerationTest).
+ * prompt another sequence of its context holds copies that sequence's KV stream (emovec_kv_copy: a device-side
+ * copy queued on the context's stream) and decodes only the prompt's last token; one whose prompt is still being
+ * prefilled waits for it. On CPU the tokens are the same bits as without sharing (GenerationTest).
  * <p>
- * On a GPU the work can go through {@code lanes} llama.cpp contexts of {@code parallel} sequences each, stepped
- * in turn: while the GPU decodes one context's step, the host samples the other's last step and prepares its
- * next (llama.cpp's own input preparation included). With one context the GPU waits for the host between steps,
- * about a quarter of each step at 256 sequences of an 8B model on an H100. Measured there: +44% for decodes whose
- * graph the hooks split, +3.6% for whole graphs, and shared-prompt stories slower (each context's Feeder holds
- * back the requests of the prompts it prefills, starving the other), so the default is one context.
+ * On a GPU the work goes through {@code lanes} llama.cpp contexts of {@code parallel} sequences each (two by
+ * default), stepped in turn: while the GPU decodes one context's step, the host samples the other's last step and
+ * prepares its next (llama.cpp's own input preparation included). With one context the GPU waits for the host
+ * between steps, about a quarter of each step at 256 sequences of an 8B model on an H100. Measured there, two
+ * contexts against one: +40% decode at 64 + 256 tokens (generate), +9% for 1,536 shared-prompt stories of up to
+ * 300 tokens (longer sequences: attention takes more of each step, the host's share is smaller). Each context
+ * holds its own KV cache, so under a VRAM budget there is one.
  */
 public final class BatchGenerator implements AutoCloseable {
     /** Receives each finished sequence as soon as it is done, and a tick after every decode step. */
@@ -142,10 +143,11 @@ public final class BatchGenerator implements AutoCloseable {
         live();
         long runStart = System.nanoTime();
         lastCollect = runStart;
-        for (Lane lane : lanes) lane.start(queue);
+        for (Lane lane : lanes) lane.start();
+        Feeder feeder = new Feeder(queue);
         ArrayDeque<Lane> inFlight = new ArrayDeque<>(); // lanes in the order their steps were submitted
         while (true) {
-            for (Lane lane : lanes) if (!inFlight.contains(lane) && lane.submit(listener)) inFlight.add(lane);
+            for (Lane lane : lanes) if (!inFlight.contains(lane) && lane.submit(feeder, listener)) inFlight.add(lane);
             Lane lane = inFlight.poll();
             if (lane == null) break;
             lane.collect(listener);
@@ -165,7 +167,6 @@ public final class BatchGenerator implements AutoCloseable {
         llama_sampler_seq_config chainConfigs;
         final Pointer memory;
         final Slot[] slots = new Slot[options.parallel()];
-        Feeder feeder;
         // the step in flight
         final int[] tokens, pos, seqs, rowSlot;
         final byte[] wantLogits;
@@ -224,10 +225,9 @@ public final class BatchGenerator implements AutoCloseable {
             seeds = new long[k];
         }
 
-        /** A new run: empty slots fed from the shared queue. */
-        void start(Iterator<GenerationRequest> queue) {
+        /** A new run: empty slots. */
+        void start() {
             for (int i = 0; i < slots.length; i++) slots[i] = new Slot(i);
-            feeder = new Feeder(queue, slots);
         }
 
         int active() {
@@ -237,10 +237,10 @@ public final class BatchGenerator implements AutoCloseable {
         }
 
         /** Fills free slots, builds the next batch and queues its decode; false when this lane has nothing to do. */
-        boolean submit(Listener listener) {
+        boolean submit(Feeder feeder, Listener listener) {
             for (Slot s : slots) {
                 Feeder.Start start;
-                while (!s.busy() && (start = feeder.next(s)) != null) assign(this, s, start, listener);
+                while (!s.busy() && (start = feeder.next(this, s)) != null) assign(this, s, start, listener);
             }
             // Build one batch: first one token of every busy sequence in sequence order (its pending token, or the
             // next prompt token), then the rest of the prompts as room allows. With a KV stream per sequence,
@@ -353,6 +353,13 @@ public final class BatchGenerator implements AutoCloseable {
             listener.step(nRows, active);
         }
 
+        /** Which of this context's slots holds which prompt (a scan: cheap next to a decode step, and never stale). */
+        Map<Prompt, Slot> donors() {
+            Map<Prompt, Slot> m = new HashMap<>();
+            for (Slot s : slots) if (s.held != null) m.putIfAbsent(s.held, s);
+            return m;
+        }
+
         private void freeChains() {
             for (llama_sampler c : chains) if (c != null) llama_sampler_free(c);
             if (chainConfigs != null) chainConfigs.close();
@@ -382,7 +389,9 @@ public final class BatchGenerator implements AutoCloseable {
         GenerationRequest r = start.request();
         Slot donor = start.donor();
         int shared = donor == null ? 0 : r.prompt().length - 1; // the last prompt token is decoded for its logits
-        if (donor != null && donor != s) llama_memory_seq_cp(lane.memory, donor.seq, s.seq, -1, -1); // whole stream; trimmed below
+        if (donor != null && donor != s && emovec_kv_copy(lane.ctx, donor.seq, s.seq) != 0) { // the donor's cells; trimmed below
+            throw new EmovecException("cannot copy the KV cache of sequence " + donor.seq + " to " + s.seq + Native.lastErrorSuffix());
+        }
         llama_memory_seq_rm(lane.memory, s.seq, shared, -1);
         if (backendSampling) {
             llama_sampler fresh = chain(r.sampling());
@@ -417,47 +426,44 @@ public final class BatchGenerator implements AutoCloseable {
     }
 
     /**
-     * Hands free slots their next request, with the slot whose KV cache already holds its prompt (the donor),
-     * if any. A request whose prompt a busy slot is still prefilling is held back until that prefill is done.
+     * Hands free slots their next request, with the slot of the same context whose KV cache already holds its
+     * prompt (the donor), if any: a KV cache is copied only within a context. A request whose prompt a slot of any
+     * context holds or is prefilling is held back for that context (it runs there once a slot is free), so with
+     * several contexts each prompt is prefilled once, in one of them; once the queue is empty, a free slot takes a
+     * held-back request whose prompt no slot is prefilling any more, prefilling it again where it has no donor.
      */
     private final class Feeder {
         record Start(GenerationRequest request, Prompt prompt, Slot donor) {}
 
         private final Iterator<GenerationRequest> queue;
-        private final Slot[] slots;
         private final Map<Prompt, ArrayDeque<GenerationRequest>> waiting = new LinkedHashMap<>();
         private int nWaiting;
-        private final int maxWaiting;
+        private final int maxWaiting = 64 * options.parallel() * lanes.size();
 
-        Feeder(Iterator<GenerationRequest> queue, Slot[] slots) {
+        Feeder(Iterator<GenerationRequest> queue) {
             this.queue = queue;
-            this.slots = slots;
-            this.maxWaiting = 64 * slots.length;
         }
 
-        /** The next request for free slot s, or null when none can start now. */
-        Start next(Slot s) {
+        /** The next request for free slot s of lane, or null when none can start now. */
+        Start next(Lane lane, Slot s) {
             if (s.held != null && waiting.containsKey(s.held)) return take(s.held, s);
-            if (!waiting.isEmpty()) {
-                Map<Prompt, Slot> donors = donors();
-                for (Prompt p : waiting.keySet()) if (donors.containsKey(p)) return take(p, donors.get(p));
-            }
+            Map<Prompt, Slot> donors = waiting.isEmpty() ? Map.of() : lane.donors();
+            for (Prompt p : waiting.keySet()) if (donors.containsKey(p)) return take(p, donors.get(p));
             while (queue.hasNext()) {
                 GenerationRequest r = queue.next();
                 if (!options.sharePrompts() || r.capture() != null || !r.steering().isEmpty() || r.prompt().length < 2) return new Start(r, null, null);
                 Prompt p = Prompt.of(r.prompt());
                 if (p.equals(s.held)) return new Start(r, p, s);
-                Slot donor = donors().get(p);
+                Slot donor = lane.donors().get(p);
                 if (donor != null) return new Start(r, p, donor);
-                if (nWaiting < maxWaiting && prefilling(p)) {
+                if (nWaiting < maxWaiting && claimed(p, true)) {
                     waiting.computeIfAbsent(p, k -> new ArrayDeque<>()).add(r);
                     nWaiting++;
                     continue;
                 }
                 return new Start(r, p, null);
             }
-            // The queue is empty: start held-back requests whose prompt nobody holds or is prefilling any more.
-            for (Prompt p : waiting.keySet()) if (!prefilling(p)) return take(p, null);
+            for (Prompt p : waiting.keySet()) if (!claimed(p, false)) return take(p, null);
             return null;
         }
 
@@ -469,15 +475,13 @@ public final class BatchGenerator implements AutoCloseable {
             return new Start(r, p, donor);
         }
 
-        /** Which slot holds which prompt (a scan: cheap next to a decode step, and never stale). */
-        private Map<Prompt, Slot> donors() {
-            Map<Prompt, Slot> m = new HashMap<>();
-            for (Slot s : slots) if (s.held != null) m.putIfAbsent(s.held, s);
-            return m;
-        }
-
-        private boolean prefilling(Prompt p) {
-            for (Slot s : slots) if (s.busy() && s.prefilling() && p.equals(s.prompt)) return true;
+        /** Whether a slot of any context is prefilling prompt p (or, with held, holds it). */
+        private boolean claimed(Prompt p, boolean held) {
+            for (Lane lane : lanes) {
+                for (Slot s : lane.slots) {
+                    if ((s.busy() && s.prefilling() && p.equals(s.prompt)) || (held && p.equals(s.held))) return true;
+                }
+            }
             return false;
         }
     }

@@ -178,6 +178,31 @@ class GenerationTest {
     }
 
     @Test
+    void contextsSteppedInTurnShareTheQueueWhenFewPromptsRepeat() {
+        // Two prompts, six stories each, on two contexts of three slots: the context that prefills a prompt must not
+        // hold all its stories back from the other (both run at once), and no prompt is prefilled more than once
+        // per context.
+        List<GenerationRequest> reqs = new ArrayList<>();
+        for (int i = 0; i < 12; i++) reqs.add(request("s" + i, i % 2 == 0 ? "The first shared story prompt" : "Another shared prompt, longer than the first", 300 + i, 6));
+        List<GenerationResult> one;
+        try (BatchGenerator g = new BatchGenerator(model, GeneratorOptions.of(3, 64))) {
+            one = g.generateAll(reqs);
+        }
+        int[] mostActive = {0};
+        try (BatchGenerator g = new BatchGenerator(model, GeneratorOptions.of(3, 64).withLanes(2))) {
+            java.util.Map<String, GenerationResult> byId = new java.util.HashMap<>();
+            g.run(reqs.iterator(), new BatchGenerator.Listener() {
+                public void finished(GenerationResult r) { byId.put(r.id(), r); }
+                public void step(int n, int active) { mostActive[0] = Math.max(mostActive[0], active); }
+            });
+            assertTrue(mostActive[0] > 3, "both contexts decode at once: at most " + mostActive[0] + " sequences were active");
+            long prompts = reqs.get(0).prompt().length + reqs.get(1).prompt().length;
+            assertTrue(g.stats().prefillTokens <= 2 * prompts + reqs.size(), "each prompt prefilled at most once per context: " + g.stats().prefillTokens);
+            for (GenerationResult r : one) assertArrayEquals(r.tokens(), byId.get(r.id()).tokens(), r.id());
+        }
+    }
+
+    @Test
     void promptsLongerThanTheContextAreReportedNotSilentlyCut() {
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < 600; i++) sb.append("word ");

@@ -45,10 +45,12 @@ class VramPlanTest {
     @Test
     void sizingWithABudgetCapsTheGeneratorAndScorer() {
         VramPlan p = VramPlan.of(TestModels.tiny(), 1L << 30);
-        Sizing s = new Sizing(256, p);
+        Sizing s = new Sizing(256, p, 0);
         assertEquals(p.sequences(700, 256), s.generator(700, 1000).parallel());
         assertEquals(10, s.generator(700, 10).parallel(), "no more sequences than requests");
         assertEquals(64, Sizing.of(64).generator(700, 1000).parallel());
+        assertEquals(1, s.withLanes(2).generator(700, 1000).lanes(), "a budget plans one context's KV cache");
+        assertEquals(2, Sizing.of(64).withLanes(2).generator(700, 1000).lanes());
         assertTrue(s.scorer(8192, 512, 600).batchTokens() >= 600);
     }
 }

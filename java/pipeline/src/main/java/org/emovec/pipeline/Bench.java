@@ -84,20 +84,32 @@ public final class Bench {
             List<GenerationRequest> requests = Stories.requests(model, calls, s);
             List<String> texts = new ArrayList<>();
             int parallelUsed = 0;
-            for (boolean share : new boolean[] {false, true}) { // baseline first: the table's ratios are to the first row
+            int lanesUsed = 1;
+            // baseline first (the table's ratios are to the first row); then, where the pipeline's generator steps
+            // several contexts, the same shared-prompt stories on one, as the peer in the same run
+            for (int condition = 0; condition < 3; condition++) {
+                boolean share = condition > 0;
                 var options = sizing.generator(Stories.contextPerSequence(requests), requests.size()).withSharePrompts(share);
+                if (condition == 2) {
+                    if (lanesUsed == 1) break;
+                    options = options.withLanes(1);
+                }
                 parallelUsed = options.parallel();
                 try (GpuMemory.Peak peak = new GpuMemory.Peak(); BatchGenerator g = new BatchGenerator(model, options)) {
                     long s0 = System.nanoTime();
                     List<GenerationResult> results = g.generateAll(requests);
                     double secs = (System.nanoTime() - s0) / 1e9;
                     long generated = results.stream().mapToLong(r -> r.tokens().length).sum();
-                    if (share) results.forEach(r -> texts.add(r.text()));
+                    if (condition == 1) results.forEach(r -> texts.add(r.text()));
                     // steady state: steps with no prompt in the batch (a short bench's last wave runs part-empty)
-                    out.put("stories_decode_only_tokens_per_second_" + (share ? "shared" : "prefilled"), g.stats().decodeOnlyTokensPerSecond());
+                    String key = condition == 2 ? "shared_one_context" : share ? "shared" : "prefilled";
+                    out.put("stories_decode_only_tokens_per_second_" + key, g.stats().decodeOnlyTokensPerSecond());
                     // decode ceiling: each step streams the weights once for `parallel` sequences, or is compute-bound
                     double ceiling = Math.min(computeCeiling, options.parallel() * o.peakBandwidth() / model.bytes());
-                    out.put("story_lanes", g.lanes());
+                    if (condition < 2) {
+                        lanesUsed = g.lanes();
+                        out.put("story_lanes", lanesUsed);
+                    }
                     String contexts = g.lanes() > 1 ? " x " + g.lanes() + " contexts in turn" : "";
                     rows.add(new Row("stories", (share ? "prompt KV shared" : "each prompt prefilled") + ", " + options.parallel() + " parallel" + contexts,
                             results.size(), generated, secs, results.size() / secs, generated / secs, peak.bytes(), gpu ? ceiling : null));
