@@ -18,8 +18,7 @@ import numpy as np
 
 
 def load(path):
-    names, kern, copies, syncs, offset = {}, [], [], [], 0
-    global API, API_NAMES
+    names, kern, copies, syncs, api, api_names, offset = {}, [], [], [], [], {}, 0
     for line in open(path, errors="replace"):
         f = line.rstrip("\n").split(",", 6)
         k = f[0]
@@ -32,24 +31,18 @@ def load(path):
         elif k == "N":
             names[int(f[1])] = ",".join(f[2:])
         elif k == "A":
-            API.append((int(f[1]), int(f[2]), int(f[3]), int(f[4])))
+            api.append((int(f[1]), int(f[2]), int(f[3]), int(f[4])))
         elif k == "R":
-            API_NAMES[int(f[1])] = f[2]
+            api_names[int(f[1])] = f[2]
         elif k == "T":
             offset = int(f[2]) - int(f[1])  # wall ns - CUPTI ns
-    return names, np.array(kern, dtype=np.int64).reshape(-1, 4), np.array(copies, dtype=np.int64).reshape(-1, 5), \
-        np.array(syncs, dtype=np.int64).reshape(-1, 4), offset
+    arrays = [np.array(x, dtype=np.int64).reshape(-1, w) for x, w in ((kern, 4), (copies, 5), (syncs, 4), (api, 4))]
+    return names, *arrays, api_names, offset
 
 
-API, API_NAMES = [], {}
-
-
-def host_calls(a, b, top):
+def host_calls(all_api, api_names, a, b, top):
     """The busiest CUDA-calling host thread in [a, b]: time inside CUDA runtime calls, by function, and outside."""
-    if not API:
-        return
-    api = np.array(API, dtype=np.int64)
-    api = api[(api[:, 0] >= a) & (api[:, 1] <= b)]
+    api = all_api[(all_api[:, 0] >= a) & (all_api[:, 1] <= b)]
     if len(api) == 0:
         return
     threads, counts = np.unique(api[:, 3], return_counts=True)
@@ -60,7 +53,7 @@ def host_calls(a, b, top):
           f"outside {(wall - inside) / 1e6:.1f} ms of {wall / 1e6:.1f} ms")
     by = defaultdict(lambda: [0, 0])
     for st, en, cbid, _ in mine:
-        e = by[API_NAMES.get(int(cbid), str(cbid))]; e[0] += 1; e[1] += int(en - st)
+        e = by[api_names.get(int(cbid), str(cbid))]; e[0] += 1; e[1] += int(en - st)
     for name, (n, d) in sorted(by.items(), key=lambda x: -x[1][1])[:top]:
         print(f"     {d / 1e6:9.2f} ms {n:8d} x {d / n / 1e3:8.1f} us  {name}")
 
@@ -113,7 +106,7 @@ def main():
             args.remove(opt[o])
     top = int(opt.get("--top", 12))
     step_gap = float(opt["--steps"]) * 1000 if "--steps" in opt else None
-    names, kern, copies, syncs, offset = load(args[0])
+    names, kern, copies, syncs, api, api_names, offset = load(args[0])
     marks = []
     if len(args) > 1:
         for line in open(args[1], errors="replace"):
@@ -157,7 +150,7 @@ def main():
             print(f"   synchronisations: {len(s)}, {(s[:, 1] - s[:, 0]).sum() / 1e6:.1f} ms waited")
         if step_gap is not None and len(k) > 1:
             steps(k, step_gap)
-        host_calls(a, b, 8)
+        host_calls(api, api_names, a, b, 8)
         dur = defaultdict(lambda: [0, 0])
         for nid, d in zip(k[:, 3], k[:, 1] - k[:, 0]):
             e = dur[int(nid)]; e[0] += 1; e[1] += int(d)

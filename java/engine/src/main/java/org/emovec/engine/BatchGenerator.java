@@ -447,14 +447,14 @@ public final class BatchGenerator implements AutoCloseable {
         /** The next request for free slot s of lane, or null when none can start now. */
         Start next(Lane lane, Slot s) {
             if (s.held != null && waiting.containsKey(s.held)) return take(s.held, s);
-            Map<Prompt, Slot> donors = waiting.isEmpty() ? Map.of() : lane.donors();
+            Map<Prompt, Slot> donors = lane.donors(); // slots change only after this returns
             for (Prompt p : waiting.keySet()) if (donors.containsKey(p)) return take(p, donors.get(p));
             while (queue.hasNext()) {
                 GenerationRequest r = queue.next();
                 if (!options.sharePrompts() || r.capture() != null || !r.steering().isEmpty() || r.prompt().length < 2) return new Start(r, null, null);
                 Prompt p = Prompt.of(r.prompt());
                 if (p.equals(s.held)) return new Start(r, p, s);
-                Slot donor = lane.donors().get(p);
+                Slot donor = donors.get(p);
                 if (donor != null) return new Start(r, p, donor);
                 if (nWaiting < maxWaiting && claimed(p, true)) {
                     waiting.computeIfAbsent(p, k -> new ArrayDeque<>()).add(r);

@@ -36,12 +36,13 @@ public final class Extract {
 
     /**
      * How extraction packs texts into llama_decode calls. The scorer keeps one KV stream for the whole batch and
-     * every token attends over all of it (masked to its own text), so a few stories per call (2048 tokens) cost
-     * far less attention than 8192 tokens did, and 1024-token micro-batches halve the graph runs (and the hook's
-     * stops at every captured layer). H100, 8B F16, plain prefill of stories (`emovec bench --extraction-shapes`):
-     * 17,826 tok/s at 8192x512, 19,952 at 2048x512, 21,885 at 2048x1024, 21,664 at 4096x1024.
+     * every token attends over all of it (masked to its own text), so a few stories per call (1024 tokens) cost
+     * far less attention than 8192 tokens did, and one 1024-token micro-batch a call halves the graph runs (and
+     * the hook's stops at every captured layer) against 512. H100, 8B F16, plain prefill of stories, scorer on two
+     * contexts (`emovec bench --extraction-shapes`, 2026-11-25): 27,112 tok/s at 1024x1024, 26,282 at 2048x1024,
+     * 22,353 at 2048x512.
      */
-    static ScorerOptions scorerOptions(Sizing sizing, int longest) { return sizing.scorer(1024, 1024, longest); } // the fastest shape on an H100 (bench --extraction-shapes)
+    static ScorerOptions scorerOptions(Sizing sizing, int longest) { return sizing.scorer(1024, 1024, longest); }
 
     public static void run(RunDir dir, Model model, Settings s, Sizing sizing, boolean quiet) throws IOException {
         if (!Stories.complete(dir)) throw new EmovecException("the stories of " + dir.root() + " are not complete: run 'emovec stories' first");
