@@ -3,6 +3,7 @@
 #   jre.tar.xz        a jlink'd Java runtime with just the modules emovec uses
 #   llama-src.tar.xz  llama.cpp's source, trimmed to what libllama, ggml (CPU+CUDA) and llama-batched-bench need
 #   emovec.jar        the CLI jar (its JNI glue links to libllama by soname, so the CUDA build there loads under it)
+#   libasyncProfiler.so  a CPU profiler for the JVM and its native code (device-run.sh job profile)
 # Then name .device in the device tool's carry list and run tools/device-run.sh there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +17,12 @@ if [ ! -f .device/jre.tar.xz ]; then
   rm -rf /tmp/emovec-jre
   jlink --add-modules "$modules,jdk.crypto.ec" --strip-debug --no-man-pages --no-header-files --compress=2 --output /tmp/emovec-jre
   tar -C /tmp -cJf .device/jre.tar.xz emovec-jre
+fi
+
+# async-profiler (Maven Central), for tools/device-run.sh's job profile: where the host's time goes, Java and native
+if [ ! -f .device/libasyncProfiler.so ]; then
+  mvn -B -q dependency:copy -Dartifact=tools.profiler:async-profiler:4.2:jar:linux-x64 -DoutputDirectory=/tmp/emovec-ap
+  unzip -o -j -q /tmp/emovec-ap/async-profiler-4.2-linux-x64.jar linux-x64/libasyncProfiler.so -d .device
 fi
 
 src=$(bash cmake/llama-source.sh)

@@ -6,7 +6,9 @@
 #   4. emovec generate on the same model, batch and lengths, sampling on (host sampler variants: SAMPLERS)
 #   5. print both figures and the ratio
 #   hooks job: emovec's CUDA captures and steering vs HF transformers (tools/hf-reference), and hook overhead (emovec bench)
-# overhead job: what capture and steering cost (emovec bench hooks). trace job: GPU timelines (tools/cuda-trace). bench job: emovec bench + peers (issue 5); budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
+# overhead job: what capture and steering cost (emovec bench hooks). trace job: GPU timelines (tools/cuda-trace).
+# profile job: the host's CPU time while generating stories (async-profiler, tools/host-profile).
+# bench job: emovec bench + peers (issue 5); budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
 # JOBS picks the jobs (default "hooks overhead generate").
 # Long: start it with `setsid bash tools/device-run.sh start` and poll with `bash tools/device-run.sh poll`
 # from back-to-back device calls; `run` does it in the foreground. Stages already done are skipped.
@@ -248,7 +250,8 @@ job_trace() {
   # pipeline bench's extraction and preference stages, summarised per phase (GPU busy, idle gaps, top kernels).
   # TRACES picks them: hooks (emovec bench hooks, one round), hooks-lanes2 (its decode on two contexts in turn),
   # bench (two emotions, one topic), bench-bf16 (the same on BF16 weights: llama.cpp's BF16 cuBLAS path writes F32
-  # directly, its F16 path converts). TRACE_API=1 also records the host's CUDA runtime calls.
+  # directly, its F16 path converts), stories (full waves of 256 stories), peer-stories (llama-batched-bench at their
+  # lengths). TRACE_API=1 also records the host's CUDA runtime calls.
   bash "$root/tools/cuda-trace/build.sh" "$W/trace" || { stamp "cuda-trace build FAILED"; return 0; }
   for what in ${TRACES:-hooks bench}; do
     m=$model; cmd=()
@@ -258,15 +261,38 @@ job_trace() {
       bench*)
         [ "$what" = bench-bf16 ] && { m=$W/$PRESET-bf16.gguf; ensure_model "$PRESET" bf16 "$m"; }
         cmd=(bench --model "$m" --emotions 2 --topics 1 --parallel 256 --extraction-shapes ${TRACE_SHAPES:-2048x1024,4096x2048}) ;;
+      stories)   # full waves of 256: prefilled and shared on two contexts, shared on one (then a short extraction)
+        cmd=(bench --model "$m" --emotions 16 --topics 4 --stories 8 --parallel 256 --extraction-shapes 1024x1024) ;;
+      peer-stories)   # the peer of `stories`: llama-batched-bench at the stories' lengths, no sampling
+        cmd=(peer bash -c '"$@" 2> /dev/null' - "$prefix/bin/llama-batched-bench" -m "$m" -c $((256 * 521)) -b 2048 -ub 512 -ngl 99 -npp 221 -ntg 300 -npl 256) ;;
     esac
-    stamp "traced: emovec ${cmd[*]}"
+    stamp "traced: ${cmd[*]}"
     rm -f "$W/trace-$what.csv" "$W/marks-$what.txt"
-    CUDA_INJECTION64_PATH=$W/trace/libcuda-trace.so CUDA_TRACE_OUT=$W/trace-$what.csv CUDA_TRACE_API=${TRACE_API:-} EMOVEC_HOOK_PROFILE=1 emovec "${cmd[@]}" 2>&1 \
+    [ "${cmd[0]}" = peer ] && cmd=("${cmd[@]:1}") || cmd=(emovec "${cmd[@]}")
+    CUDA_INJECTION64_PATH=$W/trace/libcuda-trace.so CUDA_TRACE_OUT=$W/trace-$what.csv CUDA_TRACE_API=${TRACE_API:-} EMOVEC_HOOK_PROFILE=1 "${cmd[@]}" 2>&1 \
       | grep --line-buffered -v n_ctx | python3 "$root/tools/cuda-trace/stamp.py" "$W/marks-$what.txt"
     python3 "$root/tools/cuda-trace/analyze.py" "$W/trace-$what.csv" "$W/marks-$what.txt" --steps 150 > "$W/results/trace-$what.txt" || stamp "analyze FAILED"
     head -c 20000 "$W/results/trace-$what.txt"
     cp "$W/marks-$what.txt" "$W/results/"
     ls -la "$W/trace-$what.csv"
+  done
+}
+
+job_profile() {
+  # Where the host's time goes while stories are generated (the GPU idles between steps when it outgrows a step):
+  # async-profiler (CPU time, Java and native frames) over emovec bench's stories on PROFILE_LANES contexts
+  # (0: the default); PROFILER=0 runs without it (the hooks' own counters and the per-step host times only).
+  for n in ${PROFILE_LANES:-1 2}; do
+    stamp "profiled: emovec bench (stories) --lanes $n"
+    rm -f "$W/profile-lanes$n.collapsed"
+    agent="-agentpath:$root/.device/libasyncProfiler.so=start,event=itimer,interval=1000000,cstack=dwarf,threads,collapsed,file=$W/profile-lanes$n.collapsed"
+    [ "${PROFILER:-1}" = 0 ] && agent=
+    EMOVEC_JAVA_OPTS="$agent" EMOVEC_HOOK_PROFILE=1 emovec bench --model "$model" ${PROFILE_ARGS:---emotions 16 --topics 4 --stories 8} --parallel 256 --lanes "$n" --extraction-shapes 1024x1024 \
+      -o "$W/results/bench-profiled-lanes$n.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-profiled-lanes$n.txt"
+    [ -f "$W/profile-lanes$n.collapsed" ] || continue
+    python3 "$root/tools/host-profile/summary.py" "$W/profile-lanes$n.collapsed" --only BatchGenerator > "$W/results/profile-lanes$n.txt" || stamp "summary FAILED"
+    head -n 60 "$W/results/profile-lanes$n.txt"
+    gzip -c "$W/profile-lanes$n.collapsed" > "$W/results/profile-lanes$n.collapsed.gz"
   done
 }
 

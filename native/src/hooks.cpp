@@ -208,7 +208,9 @@ enum ggml_status split_compute(emovec_hooks * h, ggml_backend_t backend, ggml_cg
         if (status != GGML_STATUS_SUCCESS) return status;
         j0 = j + 1;
         if (logits) {
+            const auto t0 = std::chrono::steady_clock::now();
             ggml_backend_synchronize(backend); // the top-k reads the logits now
+            h->prof_logits_wait += seconds_since(t0);
             h->last_layer = 1 << 30;
             on_logits(h, t);
         } else {
@@ -240,9 +242,15 @@ struct emovec_hooks * emovec_hooks_new(int32_t top_k) {
 }
 
 void emovec_hooks_free(struct emovec_hooks * h) {
-    if (h != nullptr && h->prof_calls > 0 && std::getenv("EMOVEC_HOOK_PROFILE") != nullptr) {
-        fprintf(stderr, "emovec hooks: %lld residual calls, %.1f ms in the hook (position checks %.1f ms, capture/steer %.1f ms)\n",
-                (long long) h->prof_calls, 1e3 * h->prof_total, 1e3 * h->prof_positions, 1e3 * h->prof_eval);
+    if (h != nullptr && std::getenv("EMOVEC_HOOK_PROFILE") != nullptr) {
+        if (h->prof_calls > 0) {
+            fprintf(stderr, "emovec hooks: %lld residual calls, %.1f ms in the hook (position checks %.1f ms, capture/steer %.1f ms)\n",
+                    (long long) h->prof_calls, 1e3 * h->prof_total, 1e3 * h->prof_positions, 1e3 * h->prof_eval);
+        }
+        if (h->prof_whole_graphs + h->prof_split_graphs > 0) {
+            fprintf(stderr, "emovec hooks: %lld graphs computed whole, %lld in views; %.1f ms in graph compute calls, of which %.1f ms waiting for early logits\n",
+                    (long long) h->prof_whole_graphs, (long long) h->prof_split_graphs, 1e3 * h->prof_compute, 1e3 * h->prof_logits_wait);
+        }
     }
     if (h != nullptr) emovec::llama_hooks_free(h);
 #ifdef EMOVEC_CUDA

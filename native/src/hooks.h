@@ -90,9 +90,13 @@ struct emovec_hooks {
     bool positions_checked = false;
     std::string error;                          // first problem of this decode; "" when none
     int32_t diagnostics = 0;                    // see emovec_hooks_diagnostics
-    // EMOVEC_HOOK_PROFILE=1: time spent in the residual hook, printed when the hooks are freed
+    // EMOVEC_HOOK_PROFILE=1: time spent in the residual hook, printed when the hooks are freed, and how the
+    // backends computed: graphs computed whole (llama.cpp's own path) or in views, the host's time in graph
+    // compute calls (kernel launches, or a CUDA graph's) and waiting for early logits
     int64_t prof_calls = 0;
     double prof_total = 0, prof_positions = 0, prof_eval = 0;
+    int64_t prof_whole_graphs = 0, prof_split_graphs = 0;
+    double prof_compute = 0, prof_logits_wait = 0;
 
     // --- llama.cpp's internals: its backends, whose graphs the hooks split, and their streams (llama_internals.cpp) ---
     struct llama_context * ctx = nullptr;                // from emovec_hooks_attach

@@ -27,6 +27,7 @@
 #include "llama-context.h"
 #include "llama-kv-cache.h"
 
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
@@ -67,8 +68,13 @@ ggml_status wrapped_compute(ggml_backend_t backend, ggml_cgraph * graph) {
         std::lock_guard<std::mutex> lock(wrapped_mutex);
         w = wrapped.at(backend);
     }
-    if (w.hooks == nullptr || !w.hooks->split) return w.compute(backend, graph);
-    return emovec::split_compute(w.hooks, backend, graph, w.compute);
+    if (w.hooks == nullptr) return w.compute(backend, graph);
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool split = w.hooks->split;
+    const ggml_status status = split ? emovec::split_compute(w.hooks, backend, graph, w.compute) : w.compute(backend, graph);
+    (split ? w.hooks->prof_split_graphs : w.hooks->prof_whole_graphs)++;
+    w.hooks->prof_compute += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return status;
 }
 
 }  // namespace

@@ -74,8 +74,9 @@ def short(name, n=70):
     return name if len(name) <= n else name[: n - 3] + "..."
 
 
-def steps(k, step_gap):
-    iv = k[np.argsort(k[:, 0]), :2]
+def steps(k, step_gap, names, top):
+    k = k[np.argsort(k[:, 0])]
+    iv = k[:, :2]
     ends = np.maximum.accumulate(iv[:, 1])
     cut = np.nonzero(iv[1:, 0] - ends[:-1] > step_gap)[0] + 1
     bounds = np.concatenate([[0], cut, [len(iv)]])
@@ -83,7 +84,7 @@ def steps(k, step_gap):
     for a, b in zip(bounds[:-1], bounds[1:]):
         busy, _ = union(iv[a:b])
         gap_after = iv[b, 0] - ends[b - 1] if b < len(iv) else -1
-        rows.append((b - a, ends[b - 1] - iv[a, 0], busy, gap_after))
+        rows.append((b - a, ends[b - 1] - iv[a, 0], busy, gap_after, a, b))
     rows = np.array(rows, dtype=np.int64)
     counts, freq = np.unique(rows[:, 0], return_counts=True)
     mode = counts[np.argmax(freq)]
@@ -92,6 +93,13 @@ def steps(k, step_gap):
     print(f"   stretches (idle > {step_gap / 1000:.0f} us between): {len(rows)}; the {len(sel)} of ~{mode} kernels: span "
           f"{np.median(sel[:, 1]) / 1e6:.3f} ms, busy {np.median(sel[:, 2]) / 1e6:.3f} ms, idle after "
           f"{(np.median(after) / 1e6 if len(after) else float('nan')):.3f} ms (medians)")
+    # what one typical stretch (a decode step) spends its GPU time on: kernel time per stretch, by kernel
+    dur = defaultdict(int)
+    for a, b in sel[:, 4:6]:
+        for nid, d in zip(k[a:b, 3], k[a:b, 1] - k[a:b, 0]):
+            dur[int(nid)] += int(d)
+    for nid, d in sorted(dur.items(), key=lambda x: -x[1])[:top]:
+        print(f"     per stretch {d / len(sel) / 1e3:9.1f} us  {short(names.get(nid, '?'))}")
 
 
 COPY_KIND = {1: "H2D", 2: "D2H", 8: "D2D", 10: "P2P", -1: "memset"}
@@ -149,7 +157,7 @@ def main():
         if len(s):
             print(f"   synchronisations: {len(s)}, {(s[:, 1] - s[:, 0]).sum() / 1e6:.1f} ms waited")
         if step_gap is not None and len(k) > 1:
-            steps(k, step_gap)
+            steps(k, step_gap, names, top)
         host_calls(api, api_names, a, b, 8)
         dur = defaultdict(lambda: [0, 0])
         for nid, d in zip(k[:, 3], k[:, 1] - k[:, 0]):

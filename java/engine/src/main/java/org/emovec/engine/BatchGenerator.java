@@ -34,9 +34,8 @@ import org.emovec.llama.llama_sampler_seq_config;
  * default), stepped in turn: while the GPU decodes one context's step, the host samples the other's last step and
  * prepares its next (llama.cpp's own input preparation included). With one context the GPU waits for the host
  * between steps, about a quarter of each step at 256 sequences of an 8B model on an H100. Measured there, two
- * contexts against one: +40% decode at 64 + 256 tokens (generate), +9% for 1,536 shared-prompt stories of up to
- * 300 tokens (longer sequences: attention takes more of each step, the host's share is smaller). Each context
- * holds its own KV cache, so under a VRAM budget there is one.
+ * contexts against one: +46% decode at 64 + 256 tokens (generate), +31% for 1,536 shared-prompt stories of up to
+ * 300 tokens. Each context holds its own KV cache, so under a VRAM budget there is one.
  */
 public final class BatchGenerator implements AutoCloseable {
     /** Receives each finished sequence as soon as it is done, and a tick after every decode step. */
@@ -71,6 +70,11 @@ public final class BatchGenerator implements AutoCloseable {
         public long decodeOnlySteps, decodeOnlyTokens, decodeOnlyNanos;
         /** Host time in llama_decode and waiting for its results; in sampling; in all. */
         public long decodeNanos, sampleNanos, totalNanos;
+        /**
+         * Of decodeNanos, the time inside the llama_decode call itself: on a GPU, llama.cpp's host work for a step
+         * (batch split, KV slots, inputs, graph launch), during which this thread queues nothing else.
+         */
+        public long submitNanos;
         /** Rows sampled from the hooks' candidates rather than the full logits row. */
         public long rowsFromCandidates;
         /** Decodes whose logits stayed on the device (llama.cpp did not copy them to the host). */
@@ -114,6 +118,9 @@ public final class BatchGenerator implements AutoCloseable {
     }
 
     public Stats stats() { return stats; }
+
+    /** rowSlot of a padding token (see Lane.submit). */
+    private static final int PADDING = -1;
 
     private static final class Slot {
         final int seq;
@@ -236,6 +243,13 @@ public final class BatchGenerator implements AutoCloseable {
             return n;
         }
 
+        /** A token nobody reads after what free slot s's cache holds (kept for a later request); see submit. */
+        int addPadding(Slot s, int count) {
+            tokens[count] = 0; pos[count] = s.past; seqs[count] = s.seq; wantLogits[count] = 0;
+            rowSlot[count] = PADDING;
+            return count + 1;
+        }
+
         /** Fills free slots, builds the next batch and queues its decode; false when this lane has nothing to do. */
         boolean submit(Feeder feeder, Listener listener) {
             for (Slot s : slots) {
@@ -247,12 +261,20 @@ public final class BatchGenerator implements AutoCloseable {
             // llama.cpp puts sequences in one micro-batch only while their ids run consecutively in batch order
             // (llama_batch_allocr::split_equal), and every micro-batch reads all the weights: listing decoding
             // sequences alone first would split each step at every sequence still prefilling, more and more
-            // often as sequences drift out of step over a long run.
+            // often as sequences drift out of step over a long run. For the same reason a free slot between busy
+            // ones (its sequence done, and no request to follow yet, or one waiting for its prompt's donor) decodes
+            // a padding token nobody reads: otherwise each step would run as two micro-batches, the first stopping
+            // the host for its logits (H100, 8B: 1.7-2.1 micro-batches a decode step in 512 stories before).
             int n = tokens.length;
             count = 0;
+            int firstBusy = -1, lastBusy = -1;
+            for (Slot s : slots) if (s.busy()) { if (firstBusy < 0) firstBusy = s.seq; lastBusy = s.seq; }
             boolean hostLogits = false; // some row sampled here needs more than the hooks' candidates
             for (Slot s : slots) {
-                if (!s.busy()) continue;
+                if (!s.busy()) {
+                    if (s.seq > firstBusy && s.seq < lastBusy) count = addPadding(s, count);
+                    continue;
+                }
                 if (s.prefilling()) count = addPrompt(s, s.fed, 1, count, tokens, pos, seqs, wantLogits, rowSlot);
                 else {
                     tokens[count] = s.pending; pos[count] = s.past; seqs[count] = s.seq; wantLogits[count] = 1;
@@ -292,6 +314,10 @@ public final class BatchGenerator implements AutoCloseable {
             // Advance positions; collect the rows whose logits we sample.
             int nRows = 0, prefill = 0;
             for (int i = 0; i < count; i++) {
+                if (rowSlot[i] == PADDING) {
+                    llama_memory_seq_rm(memory, seqs[i], pos[i], -1);
+                    continue;
+                }
                 Slot s = slots[rowSlot[i]];
                 if (s.prefilling()) {
                     s.fed++;
@@ -340,6 +366,7 @@ public final class BatchGenerator implements AutoCloseable {
             stats.prefillTokens += prefill;
             stats.generatedTokens += nRows;
             stats.decodeNanos += submitNanos + decoded - t0;
+            stats.submitNanos += submitNanos;
             stats.sampleNanos += sampledAt - decoded;
             stats.ubatches += ubatches;
             if (prefill == 0) {
@@ -504,6 +531,9 @@ public final class BatchGenerator implements AutoCloseable {
         int[] generated = Arrays.copyOf(s.out, s.nOut);
         GenerationRequest r = s.request;
         s.request = null;
+        // the cache keeps only the prompt another request may share: shorter copies, less attention for padding
+        s.past = s.held == null ? 0 : s.held.tokens().length - 1;
+        llama_memory_seq_rm(lane.memory, s.seq, s.past, -1);
         Captured captured = lane.hooks.finish(s.seq);
         listener.finished(new GenerationResult(r.id(), r.prompt().length, generated, model.detokenize(generated, false), stop, captured));
     }

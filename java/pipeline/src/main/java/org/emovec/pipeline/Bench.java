@@ -114,6 +114,12 @@ public final class Bench {
                     rows.add(new Row("stories", (share ? "prompt KV shared" : "each prompt prefilled") + ", " + options.parallel() + " parallel" + contexts,
                             results.size(), generated, secs, results.size() / secs, generated / secs, peak.bytes(), gpu ? ceiling : null));
                     print(rows.get(rows.size() - 1));
+                    Map<String, Double> host = hostPerStep(g.stats());
+                    out.put("stories_host_ms_per_step_" + key, host);
+                    System.err.printf(Locale.ROOT, "  host per step: %.2f ms = in llama_decode %.2f + waiting %.2f + sampling %.2f + other %.2f;"
+                            + " %.0f steps, %.2f micro-batches a step (%.2f a decode-only step)%n",
+                            host.get("wall"), host.get("in_llama_decode"), host.get("waiting"), host.get("sampling"), host.get("other"),
+                            host.get("steps"), host.get("ubatches_per_step"), host.get("ubatches_per_decode_only_step"));
                 }
             }
             out.put("story_parallel", parallelUsed);
@@ -286,6 +292,26 @@ public final class Bench {
             // not Linux
         }
         return -1;
+    }
+
+    /**
+     * Where the generating thread's time went, per step of any context: inside llama_decode (llama.cpp's host work,
+     * the GPU's queue meanwhile fed only by steps queued before), waiting for results, sampling, and the rest; and
+     * the micro-batches per step (each reads every weight). On several contexts the GPU idles once the host's own
+     * work per step (all but the waiting) outgrows a step's GPU time.
+     */
+    static Map<String, Double> hostPerStep(BatchGenerator.Stats st) {
+        double n = Math.max(1, st.steps) * 1e6;
+        Map<String, Double> m = new LinkedHashMap<>();
+        m.put("wall", st.totalNanos / n);
+        m.put("in_llama_decode", st.submitNanos / n);
+        m.put("waiting", (st.decodeNanos - st.submitNanos) / n);
+        m.put("sampling", st.sampleNanos / n);
+        m.put("other", (st.totalNanos - st.decodeNanos - st.sampleNanos) / n);
+        m.put("steps", (double) st.steps);
+        m.put("ubatches_per_step", (double) st.ubatches / Math.max(1, st.steps));
+        m.put("ubatches_per_decode_only_step", (double) st.decodeOnlyUbatches / Math.max(1, st.decodeOnlySteps));
+        return m;
     }
 
     private static void print(Row r) {
