@@ -244,11 +244,16 @@ public final class BatchGenerator implements AutoCloseable {
             return n;
         }
 
-        /** A token nobody reads after what free slot s's cache holds (kept for a later request); see submit. */
-        int addPadding(Slot s, int count) {
-            tokens[count] = 0; pos[count] = s.past; seqs[count] = s.seq; wantLogits[count] = 0;
-            rowSlot[count] = PADDING;
-            return count + 1;
+        /** Appends one token of sequence seq at position p to the batch being built; slot: its Slot, or PADDING. */
+        private void addRow(int token, int p, int seq, boolean logits, int slot) {
+            tokens[count] = token; pos[count] = p; seqs[count] = seq; wantLogits[count] = (byte) (logits ? 1 : 0);
+            rowSlot[count++] = slot;
+        }
+
+        /** Appends take prompt tokens of s from prompt position from (the prompt's last one wants its logits). */
+        private void addPrompt(Slot s, int from, int take) {
+            int[] prompt = s.request.prompt();
+            for (int p = from; p < from + take; p++) addRow(prompt[p], p, s.seq, p == prompt.length - 1, s.seq);
         }
 
         /** Fills free slots, builds the next batch and queues its decode; false when this lane has nothing to do. */
@@ -273,20 +278,18 @@ public final class BatchGenerator implements AutoCloseable {
             boolean hostLogits = false; // some row sampled here needs more than the hooks' candidates
             for (Slot s : slots) {
                 if (!s.busy()) {
-                    if (s.seq > firstBusy && s.seq < lastBusy) count = addPadding(s, count);
+                    // after what the free slot's cache holds (kept for a later request)
+                    if (s.seq > firstBusy && s.seq < lastBusy) addRow(0, s.past, s.seq, false, PADDING);
                     continue;
                 }
-                if (s.prefilling()) count = addPrompt(s, s.fed, 1, count, tokens, pos, seqs, wantLogits, rowSlot);
-                else {
-                    tokens[count] = s.pending; pos[count] = s.past; seqs[count] = s.seq; wantLogits[count] = 1;
-                    rowSlot[count++] = s.seq;
-                }
+                if (s.prefilling()) addPrompt(s, s.fed, 1);
+                else addRow(s.pending, s.past, s.seq, true, s.seq);
                 hostLogits |= !s.candidatesServe;
             }
             for (Slot s : slots) {
                 if (!s.busy() || !s.prefilling() || count == n) continue;
                 int rest = s.request.prompt().length - s.fed - 1;
-                count = addPrompt(s, s.fed + 1, Math.min(rest, n - count), count, tokens, pos, seqs, wantLogits, rowSlot);
+                addPrompt(s, s.fed + 1, Math.min(rest, n - count));
             }
             if (count == 0) return false;
             long t0 = System.nanoTime();
@@ -400,17 +403,6 @@ public final class BatchGenerator implements AutoCloseable {
             freeChains();
             hooks.close();
         }
-    }
-
-    /** Adds take prompt tokens of s from prompt position from to the batch at count; returns the new count. */
-    private static int addPrompt(Slot s, int from, int take, int count, int[] tokens, int[] pos, int[] seqs, byte[] wantLogits, int[] rowSlot) {
-        int[] prompt = s.request.prompt();
-        for (int p = from; p < from + take; p++) {
-            tokens[count] = prompt[p]; pos[count] = p; seqs[count] = s.seq;
-            wantLogits[count] = (byte) (p == prompt.length - 1 ? 1 : 0);
-            rowSlot[count++] = s.seq;
-        }
-        return count;
     }
 
     private void assign(Lane lane, Slot s, Feeder.Start start, Listener listener) {
