@@ -28,8 +28,8 @@ import org.emovec.llama.llama_sampler_seq_config;
  * Requests with the same prompt (the paper's 12 stories per emotion and topic) prefill it once: a request whose
  * prompt another sequence of its context holds copies that sequence's KV stream (emovec_kv_copy: a device-side
  * copy queued on the context's stream) and decodes only the prompt's last token; one whose prompt is still being
- * prefilled waits for it. On CPU the tokens are the same bits as without sharing in GenerationTest's cases (the
- * CPU kernels may round differently by batch width, so not in every case).
+ * prefilled waits for it. On CPU every request gets the same bits as alone on one slot, shared or not, on one
+ * context or two (GenerationTest; llama.cpp is built without ggml's batch-width-dependent llamafile GEMM).
  * <p>
  * On a GPU the work goes through {@code lanes} llama.cpp contexts of {@code parallel} sequences each (two by
  * default), stepped in turn: while the GPU decodes one context's step, the host samples the other's last step and
