@@ -87,7 +87,7 @@ public final class Extract {
                     extractOne(dir, scorer, todo.get(i), texts.get(i), tokens.get(i), layers, s, bar);
                 }
             }
-            dir.recordTime("extract", (System.nanoTime() - t0) / 1e9);
+            dir.recordTime("extract", (System.nanoTime() - t0) / 1e9, s.emotions().size() + 1 - todo.size());
         }
         Vectors.build(dir, s);
     }

@@ -93,12 +93,18 @@ public final class RunDir {
         return now;
     }
 
-    /** Records how long a stage's work took (timings.json: the latest time of each stage that did work). */
-    public void recordTime(String stage, double seconds) throws IOException {
+    /**
+     * Records how long a stage's work took (timings.json: the latest time of each stage that did work). doneBefore:
+     * items an earlier, stopped attempt had finished, whose time this figure lacks (recorded as
+     * {@code <stage>_resumed_after}, so a resumed stage's short time is not read as the whole stage's).
+     */
+    public void recordTime(String stage, double seconds, int doneBefore) throws IOException {
         Path f = root.resolve("timings.json");
         @SuppressWarnings("unchecked")
         Map<String, Object> m = Files.exists(f) ? Json.read(f, java.util.TreeMap.class) : new java.util.TreeMap<>();
         m.put(stage + "_seconds", Math.round(seconds * 10) / 10.0);
+        if (doneBefore > 0) m.put(stage + "_resumed_after", doneBefore);
+        else m.remove(stage + "_resumed_after");
         Json.write(f, m);
     }
 

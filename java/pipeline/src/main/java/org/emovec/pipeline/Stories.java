@@ -99,7 +99,7 @@ public final class Stories {
                 generate(model, todo.stream().filter(c -> c.emotion().equals(NEUTRAL)).toList(), s, sizing, journal, bar);
             }
             done = readJournal(journal);
-            dir.recordTime("stories", (System.nanoTime() - t0) / 1e9);
+            dir.recordTime("stories", (System.nanoTime() - t0) / 1e9, all.size() - todo.size());
         }
         finish(dir, s, all, done);
     }

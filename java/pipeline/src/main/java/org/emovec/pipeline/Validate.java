@@ -106,7 +106,7 @@ public final class Validate {
                 out.add(r);
             }
         }
-        dir.recordTime(layers.size() == 1 ? "validate" : "sweep", (System.nanoTime() - started) / 1e9);
+        dir.recordTime(layers.size() == 1 ? "validate" : "sweep", (System.nanoTime() - started) / 1e9, 0);
         out.sort(java.util.Comparator.comparingInt(LayerResult::layer));
         return out;
     }
