@@ -8,7 +8,7 @@
 #   hooks job: emovec's CUDA captures and steering vs HF transformers (tools/hf-reference), and hook overhead (emovec bench)
 # overhead job: what capture and steering cost (emovec bench hooks). trace job: GPU timelines (tools/cuda-trace).
 # profile job: the host's CPU time while generating stories (async-profiler, tools/host-profile).
-# bench job: emovec bench + peers (issue 5); budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
+# bench job: emovec bench + peers (issue 5); graphs job: bench with and without CUDA graph updates; budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
 # JOBS picks the jobs (default "hooks overhead generate").
 # Long: start it with `setsid bash tools/device-run.sh start` and poll with `bash tools/device-run.sh poll`
 # from back-to-back device calls; `run` does it in the foreground. Stages already done are skipped.
@@ -245,6 +245,19 @@ bench_type() {
   python3 "$root/tools/peers/ratios.py" "$W/results" "$TYPE" | tee "$W/results/ratios-$TYPE.txt"
 }
 
+job_graphs() {
+  # What ggml-cuda's CUDA graphs are worth, and what re-instantiating them costs (native/src/cuda_graphs.cu): the
+  # bench's stories, extraction and preferences as emovec runs them, with llama.cpp's in-place graph updates
+  # (EMOVEC_CUDA_GRAPH_UPDATE=1), and with no CUDA graphs (GGML_CUDA_DISABLE_GRAPHS=1).
+  for v in default update nographs; do
+    stamp "emovec bench, CUDA graphs: $v"
+    case $v in update) export EMOVEC_CUDA_GRAPH_UPDATE=1 ;; nographs) export GGML_CUDA_DISABLE_GRAPHS=1 ;; esac
+    emovec bench --model "$model" ${BENCH_ARGS:---emotions 32 --topics 4} --parallel 256 --extraction-shapes 1024x1024 \
+      -o "$W/results/bench-graphs-$v.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-graphs-$v.txt" | grep -i "stories\|extraction\|preference"
+    unset EMOVEC_CUDA_GRAPH_UPDATE GGML_CUDA_DISABLE_GRAPHS
+  done
+}
+
 job_trace() {
   # GPU timelines (tools/cuda-trace: CUPTI, as the machine has no nsys) of the hook overhead bench and of the
   # pipeline bench's extraction and preference stages, summarised per phase (GPU busy, idle gaps, top kernels).
@@ -324,7 +337,10 @@ job_corpus() {
       pid=$(pgrep -f "emovec.jar (stories|extract)" | head -n 1)
       echo "$(( $(date +%s) - t0 )),$(cat "$out/stories/journal.jsonl" 2>/dev/null | wc -l),$(ls "$out/activations" 2>/dev/null | grep -c json),$(( $(ps -o rss= -p "${pid:-1}" 2>/dev/null || echo 0) / 1024 )),$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits)"
     done ) > "$W/results/soak.csv" & mon=$!
-  emovec stories --model "$model" --out "$out" $CORPUS_ARGS --parallel 256 --quiet 2>&1 | grep -v n_ctx | tee "$W/results/corpus.txt"
+  emovec stories --model "$model" --out "$out" $CORPUS_ARGS --parallel 256 --quiet 2>&1 | grep -v n_ctx | tee "$W/results/corpus.txt" || {
+    # an abort loses only the stories in flight: the rerun resumes from the journal (and runs its last wave again)
+    stamp "stories stopped: resuming"
+    emovec stories --model "$model" --out "$out" $CORPUS_ARGS --parallel 256 --quiet 2>&1 | grep -v n_ctx | tee -a "$W/results/corpus.txt"; }
   emovec extract --out "$out" --parallel 256 --quiet 2>&1 | grep -v n_ctx | tee -a "$W/results/corpus.txt"
   kill $mon
   cp "$out/timings.json" "$W/results/corpus-timings.json"
@@ -342,9 +358,27 @@ job_soak() {
   kill $smi 2>/dev/null || true
 }
 
+# GPU_COREDUMP=1: a GPU exception (illegal instruction or address) writes a small GPU core dump (no memory images);
+# cuda-gdb then names the kernel, the instruction and the warp's state.
+if [ "${GPU_COREDUMP:-0}" = 1 ]; then
+  export CUDA_ENABLE_COREDUMP_ON_EXCEPTION=1 CUDA_ENABLE_CPU_COREDUMP_ON_EXCEPTION=0 CUDA_COREDUMP_FILE="$W/gpu-core.%p"
+  export CUDA_COREDUMP_GENERATION_FLAGS="skip_nonrelocated_elf_images,skip_global_memory,skip_shared_memory,skip_local_memory,skip_constbank_memory"
+fi
+explain_gpu_cores() {
+  for core in "$W"/gpu-core.*; do
+    [ -f "$core" ] || continue
+    stamp "GPU core dump $core ($(du -h "$core" | cut -f1))"
+    gdb=$(command -v cuda-gdb || echo /usr/local/cuda/bin/cuda-gdb)
+    "$gdb" -batch -ex "target cudacore $core" -ex "info cuda kernels" -ex "bt" -ex 'x/6i $pc-32' 2>&1 | tail -n 40 \
+      | tee "$W/results/$(basename "$core").txt"
+    mv "$core" "$core.seen"
+  done
+}
+
 for job in ${JOBS:-hooks overhead generate}; do
   stamp "job $job"
   "job_$job" || stamp "job $job FAILED"
+  explain_gpu_cores
 done
 stamp "DONE"
 echo "DONE"

@@ -20,6 +20,7 @@
 //    instantiation, [temp.spec.general]).
 // 4. Copying a shared prompt's KV cache from one sequence's stream to another's without stopping the host
 //    (emovec_kv_copy, below).
+// 5. Keeping ggml-cuda from updating executable CUDA graphs in place (cuda_graphs.cu, called from wrapped_compute).
 #include "hooks.h"
 
 #include "ggml-backend-impl.h"
@@ -68,6 +69,10 @@ ggml_status wrapped_compute(ggml_backend_t backend, ggml_cgraph * graph) {
         std::lock_guard<std::mutex> lock(wrapped_mutex);
         w = wrapped.at(backend);
     }
+#ifdef EMOVEC_CUDA
+    const char * name = ggml_backend_name(backend);
+    if (std::strncmp(name, "CUDA", 4) == 0) emovec::cuda_graphs_drop_stale(backend->context, name);
+#endif
     if (w.hooks == nullptr) return w.compute(backend, graph);
     const auto t0 = std::chrono::steady_clock::now();
     const bool split = w.hooks->split;
