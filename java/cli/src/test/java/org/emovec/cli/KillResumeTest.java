@@ -105,6 +105,9 @@ class KillResumeTest {
         try (Stream<Path> s = Files.walk(killed)) {
             assertEquals(List.of(), s.filter(p -> p.getFileName().toString().endsWith(".tmp")).toList(), "temporary files of killed writes are cleared");
         }
+        // the stories' time covers only the attempt that finished them, and says so
+        assertTrue(read(killed.resolve("timings.json")).contains("\"stories_resumed_after\" : "), read(killed.resolve("timings.json")));
+        assertFalse(read(clean.resolve("timings.json")).contains("resumed_after"), read(clean.resolve("timings.json")));
     }
 
     private static String read(Path p) {
