@@ -150,8 +150,8 @@ void llama_wrap_backends(emovec_hooks * h);
 // before its next work. False where the backend is not CUDA (then synchronise it and our stream instead).
 bool llama_stream_events(emovec_hooks * h, struct ggml_backend * backend, void ** ready, void ** done);
 void llama_stream_wait(emovec_hooks * h, struct ggml_backend * backend);
-// Before a CUDA backend computes (its ggml_backend_cuda_context, and its name): drops the executable CUDA graphs ggml-cuda would
-// otherwise update in place (cuda_graphs.cu says why). CUDA builds only.
+// Before a CUDA backend computes (its ggml_backend_cuda_context, and its name): drops the executable CUDA graphs
+// ggml-cuda would otherwise update in place (cuda_graphs.cu says why). CUDA builds only.
 void cuda_graphs_drop_stale(void * backend_context, const char * backend_name);
 // The hooks are going away: their backends compute as llama.cpp's own again; their events are freed.
 void llama_hooks_free(emovec_hooks * h);
