@@ -366,7 +366,7 @@ if [ "${GPU_COREDUMP:-0}" = 1 ]; then
 fi
 explain_gpu_cores() {
   for core in "$W"/gpu-core.*; do
-    [ -f "$core" ] || continue
+    [ -f "$core" ] && [ "${core%.seen}" = "$core" ] || continue
     stamp "GPU core dump $core ($(du -h "$core" | cut -f1))"
     gdb=$(command -v cuda-gdb || echo /usr/local/cuda/bin/cuda-gdb)
     "$gdb" -batch -ex "target cudacore $core" -ex "info cuda kernels" -ex "bt" -ex 'x/6i $pc-32' 2>&1 | tail -n 40 \
