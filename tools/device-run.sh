@@ -337,10 +337,10 @@ job_corpus() {
       pid=$(pgrep -f "emovec.jar (stories|extract)" | head -n 1)
       echo "$(( $(date +%s) - t0 )),$(cat "$out/stories/journal.jsonl" 2>/dev/null | wc -l),$(ls "$out/activations" 2>/dev/null | grep -c json),$(( $(ps -o rss= -p "${pid:-1}" 2>/dev/null || echo 0) / 1024 )),$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits)"
     done ) > "$W/results/soak.csv" & mon=$!
-  emovec stories --model "$model" --out "$out" $CORPUS_ARGS --parallel 256 --quiet 2>&1 | grep -v n_ctx | tee "$W/results/corpus.txt" || {
-    # an abort loses only the stories in flight: the rerun resumes from the journal (and runs its last wave again)
-    stamp "stories stopped: resuming"
-    emovec stories --model "$model" --out "$out" $CORPUS_ARGS --parallel 256 --quiet 2>&1 | grep -v n_ctx | tee -a "$W/results/corpus.txt"; }
+  stories() { emovec stories --model "$model" --out "$out" $CORPUS_ARGS --parallel 256 --quiet 2>&1 | grep -v n_ctx | tee -a "$W/results/corpus.txt"; }
+  rm -f "$W/results/corpus.txt"
+  # an abort loses only the stories in flight: the rerun resumes from the journal (and runs its last wave again)
+  stories || { stamp "stories stopped: resuming"; stories; }
   emovec extract --out "$out" --parallel 256 --quiet 2>&1 | grep -v n_ctx | tee -a "$W/results/corpus.txt"
   kill $mon
   cp "$out/timings.json" "$W/results/corpus-timings.json"

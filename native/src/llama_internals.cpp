@@ -63,6 +63,9 @@ struct Wrapped {
 std::mutex wrapped_mutex;
 std::unordered_map<ggml_backend_t, Wrapped> wrapped;
 
+// ggml-cuda's backends are named CUDA0, CUDA1, ...; only their context is a ggml_backend_cuda_context
+bool is_cuda(ggml_backend_t backend) { return std::strncmp(ggml_backend_name(backend), "CUDA", 4) == 0; }
+
 ggml_status wrapped_compute(ggml_backend_t backend, ggml_cgraph * graph) {
     Wrapped w;
     {
@@ -70,8 +73,7 @@ ggml_status wrapped_compute(ggml_backend_t backend, ggml_cgraph * graph) {
         w = wrapped.at(backend);
     }
 #ifdef EMOVEC_CUDA
-    const char * name = ggml_backend_name(backend);
-    if (std::strncmp(name, "CUDA", 4) == 0) emovec::cuda_graphs_drop_stale(backend->context, name);
+    if (is_cuda(backend)) emovec::cuda_graphs_drop_stale(backend->context, ggml_backend_name(backend));
 #endif
     if (w.hooks == nullptr) return w.compute(backend, graph);
     const auto t0 = std::chrono::steady_clock::now();
@@ -113,7 +115,7 @@ ggml_status llama_compute_view(ggml_backend_t backend, ggml_cgraph * graph, int 
 
 bool llama_stream_events(emovec_hooks * h, ggml_backend_t backend, void ** ready, void ** done) {
     // only CUDA events are cudaEvent_t; any other backend keeps the synchronising path
-    if (std::strncmp(ggml_backend_name(backend), "CUDA", 4) != 0) return false;
+    if (!is_cuda(backend)) return false;
     auto & e = h->events[backend];
     if (e.first == nullptr) e.first = ggml_backend_event_new(ggml_backend_get_device(backend));
     if (e.second == nullptr) e.second = ggml_backend_event_new(ggml_backend_get_device(backend));
