@@ -5,6 +5,7 @@ import static org.emovec.llama.global.LlamaCpp.*;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.stream.IntStream;
@@ -31,6 +32,7 @@ public final class PromptScorer implements AutoCloseable {
     private final ScorerOptions options;
     private final List<Lane> lanes;
     private final int vocab;
+    private int maxUbatches; // the most micro-batches one llama_decode ran in
 
     public PromptScorer(Model model, ScorerOptions options) {
         this.model = model;
@@ -45,11 +47,14 @@ public final class PromptScorer implements AutoCloseable {
         final llama_batch batch;
         final Hooks hooks;
         List<ScoreRequest> group;
-        int[] last; // batch row of each prompt's last token
+        int[] positions; // where each prompt of the group is in the caller's list
+        int[] first; // batch row of each prompt's first token
 
         Lane() {
             llama_context_params p = llama_context_default_params();
-            long ctxTokens = options.batchTokens(); // one stream: the whole batch; a stream per sequence: an equal share each
+            // one stream: the whole batch; a stream per sequence: each as long as the batch (llama.cpp attends only
+            // over the cells in use, so only memory grows with it)
+            long ctxTokens = options.kvPerSequence() ? (long) options.batchTokens() * options.sequences() : options.batchTokens();
             p.n_ctx((int) Math.min(ctxTokens, Integer.MAX_VALUE));
             p.n_batch(options.batchTokens());
             p.n_ubatch(Math.min(options.ubatchTokens(), options.batchTokens()));
@@ -72,21 +77,31 @@ public final class PromptScorer implements AutoCloseable {
             batch = llama_batch_init(options.batchTokens(), 0, 1);
         }
 
-        /** Starts decoding the group (n tokens in all); llama.cpp may still be computing when this returns. */
-        void submit(List<ScoreRequest> prompts, int n) {
+        /**
+         * Starts decoding the group; llama.cpp may still be computing when this returns. With a KV stream per
+         * sequence every prompt is padded to the group's longest (see {@link #score}).
+         */
+        void submit(List<ScoreRequest> prompts, int[] where) {
             group = prompts; // from here on abandon() clears what the hooks were told
+            positions = where;
+            int padTo = 0, n = 0;
+            for (ScoreRequest r : prompts) padTo = Math.max(padTo, r.tokens().length);
+            for (ScoreRequest r : prompts) n += options.kvPerSequence() ? padTo : r.tokens().length;
             int[] tok = new int[n], pos = new int[n], seq = new int[n];
             byte[] want = new byte[n];
-            last = new int[prompts.size()];
+            first = new int[prompts.size()];
             int k = 0;
             for (int s = 0; s < prompts.size(); s++) {
                 ScoreRequest r = prompts.get(s);
-                for (int p = 0; p < r.tokens().length; p++, k++) {
-                    tok[k] = r.tokens()[p]; pos[k] = p; seq[k] = s;
-                    want[k] = (byte) (r.allLogits() || p == r.tokens().length - 1 ? 1 : 0);
+                int[] t = r.tokens();
+                first[s] = k;
+                // padding repeats the last token after the prompt's end: causal attention keeps it out of the
+                // prompt's own rows, and neither its logits nor its residuals are read
+                for (int p = 0; p < (options.kvPerSequence() ? padTo : t.length); p++, k++) {
+                    tok[k] = t[Math.min(p, t.length - 1)]; pos[k] = p; seq[k] = s;
+                    want[k] = (byte) (p == t.length - 1 || r.allLogits() && p < t.length ? 1 : 0);
                 }
-                last[s] = k - 1;
-                if (r.capture() != null) hooks.capture(s, r.capture(), r.tokens().length);
+                if (r.capture() != null) hooks.capture(s, r.capture(), t.length);
                 hooks.steer(s, r.steering());
             }
             llama_memory_clear(llama_get_memory(ctx), true);
@@ -98,10 +113,11 @@ public final class PromptScorer implements AutoCloseable {
                 abandon();
                 throw new EmovecException("llama_decode failed with code " + rc + why);
             }
+            maxUbatches = Math.max(maxUbatches, hooks.ubatches());
         }
 
-        /** Waits for the group's decode and reads its results, in prompt order. */
-        List<ScoreResult> collect() {
+        /** Waits for the group's decode and reads its results, in the group's order. */
+        ScoreResult[] collect() {
             llama_synchronize(ctx);
             RuntimeException hookError = null;
             try {
@@ -112,25 +128,30 @@ public final class PromptScorer implements AutoCloseable {
             List<ScoreRequest> prompts = group;
             group = null;
             Captured[] captured = hooks.finish(IntStream.range(0, prompts.size()).toArray());
-            List<ScoreResult> results = new ArrayList<>(prompts.size());
-            int start = 0;
+            ScoreResult[] results = new ScoreResult[prompts.size()];
             for (int s = 0; s < prompts.size(); s++) {
                 ScoreRequest r = prompts.get(s);
                 float[] cand = new float[r.candidates().length];
                 if (cand.length > 0) {
-                    float[] lastRow = row(last[s]);
+                    float[] lastRow = row(first[s] + r.tokens().length - 1);
                     for (int c = 0; c < cand.length; c++) cand[c] = lastRow[r.candidates()[c]];
                 }
                 float[][] all = null;
                 if (r.allLogits()) {
                     all = new float[r.tokens().length][];
-                    for (int p = 0; p < all.length; p++) all[p] = row(start + p);
+                    for (int p = 0; p < all.length; p++) all[p] = row(first[s] + p);
                 }
-                results.add(new ScoreResult(r.id(), cand, all, captured[s]));
-                start += r.tokens().length;
+                results[s] = new ScoreResult(r.id(), cand, all, captured[s]);
             }
             if (hookError != null) throw hookError;
             return results;
+        }
+
+        /** Waits for the group and puts its results where its prompts were in the caller's list. */
+        void collectInto(ScoreResult[] out) {
+            int[] where = positions;
+            ScoreResult[] results = collect();
+            for (int s = 0; s < results.length; s++) out[where[s]] = results[s];
         }
 
         /** Drops the group in flight, if any (after an error elsewhere), so that the lane can score again. */
@@ -162,15 +183,20 @@ public final class PromptScorer implements AutoCloseable {
         }
     }
 
-    /** Scores every request; results in request order. */
+    /**
+     * Scores every request; results in request order. With one KV stream prompts are packed in order, as many as
+     * fit the batch. With a stream per sequence llama.cpp cuts a batch into micro-batches of equally many tokens
+     * per sequence, so prompts are taken shortest first and each group is padded to its longest: one micro-batch
+     * a batch, and each prompt's attention runs over its own stream only.
+     */
     public List<ScoreResult> score(List<ScoreRequest> requests) {
         live();
-        int limit = options.kvPerSequence() ? llama_n_ctx_seq(lanes.get(0).ctx) : options.batchTokens();
+        int limit = Math.min(options.batchTokens(), options.kvPerSequence() ? llama_n_ctx_seq(lanes.get(0).ctx) : options.batchTokens());
         TreeSet<Integer> layers = new TreeSet<>();
         for (ScoreRequest r : requests) {
-            if (r.tokens().length > Math.min(limit, options.batchTokens())) {
+            if (r.tokens().length > limit) {
                 throw new EmovecException(r.id() + ": prompt of " + r.tokens().length + " tokens exceeds the scoring batch of "
-                        + Math.min(limit, options.batchTokens()) + " tokens: raise the batch size");
+                        + limit + " tokens: raise the batch size");
             }
             for (int t : r.candidates()) if (t < 0 || t >= vocab) throw new EmovecException(r.id() + ": candidate token " + t + " is not in the vocabulary");
             if (r.capture() != null) for (int l : r.capture().layers()) layers.add(l);
@@ -178,28 +204,37 @@ public final class PromptScorer implements AutoCloseable {
         int[] wanted = layers.stream().mapToInt(Integer::intValue).toArray();
         for (Lane lane : lanes) if (!Arrays.equals(wanted, lane.hooks.captureLayers())) lane.hooks.captureLayers(wanted);
 
-        List<ScoreResult> out = new ArrayList<>(requests.size());
+        int[] order = IntStream.range(0, requests.size()).toArray();
+        if (options.kvPerSequence()) {
+            order = IntStream.range(0, requests.size()).boxed().sorted(Comparator.comparingInt(i -> requests.get(i).tokens().length))
+                    .mapToInt(Integer::intValue).toArray();
+        }
+        ScoreResult[] out = new ScoreResult[requests.size()];
         ArrayDeque<Lane> busy = new ArrayDeque<>(); // lanes in the order their groups were submitted
         try {
             int i = 0, next = 0;
-            while (i < requests.size()) {
-                // pack: as many prompts as fit in sequences and batch tokens, sequence-major
+            while (i < order.length) {
+                // as many prompts as fit in sequences and batch tokens (padded ones: count x the longest so far)
                 int end = i, tokens = 0;
-                while (end < requests.size() && end - i < options.sequences() && tokens + requests.get(end).tokens().length <= options.batchTokens()) {
-                    tokens += requests.get(end).tokens().length;
+                while (end < order.length && end - i < options.sequences()) {
+                    int len = requests.get(order[end]).tokens().length;
+                    int after = options.kvPerSequence() ? (end - i + 1) * len : tokens + len;
+                    if (after > options.batchTokens()) break;
+                    tokens = after;
                     end++;
                 }
                 Lane lane = lanes.get(next++ % lanes.size());
-                if (lane.group != null) out.addAll(busy.removeFirst().collect()); // the oldest group is this lane's
-                lane.submit(requests.subList(i, end), tokens);
+                if (lane.group != null) busy.removeFirst().collectInto(out); // the oldest group is this lane's
+                int[] where = Arrays.copyOfRange(order, i, end);
+                lane.submit(Arrays.stream(where).mapToObj(requests::get).toList(), where);
                 busy.addLast(lane);
                 i = end;
             }
-            while (!busy.isEmpty()) out.addAll(busy.removeFirst().collect());
+            while (!busy.isEmpty()) busy.removeFirst().collectInto(out);
         } finally {
             for (Lane lane : lanes) lane.abandon();
         }
-        return out;
+        return Arrays.asList(out);
     }
 
     /**
@@ -223,6 +258,9 @@ public final class PromptScorer implements AutoCloseable {
 
     /** How many contexts score in turn (see the class comment). */
     public int lanes() { return lanes.size(); }
+
+    /** The most micro-batches one llama_decode of this scorer was split into (tests: one a batch when padded). */
+    int maxUbatches() { return maxUbatches; }
 
     /** The llama.cpp contexts, for tests that compare with llama.cpp's own features. */
     List<llama_context> contexts() { return lanes.stream().map(l -> l.ctx).toList(); }

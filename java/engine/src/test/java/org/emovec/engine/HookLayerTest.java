@@ -236,6 +236,38 @@ class HookLayerTest {
     }
 
     @Test
+    void aKvStreamPerTextPadsEachBatchIntoOneMicroBatchAndAgreesWithOneSharedStream() {
+        int[] story = prompt("The old lighthouse keeper climbed the stairs each night, counting the steps, listening to the sea"
+                + " against the rocks and thinking of the letters he had never sent to his brother in the city.");
+        Random random = new Random(7);
+        List<ScoreRequest> requests = new ArrayList<>();
+        for (int i = 0; i < 23; i++) { // lengths in random order, so that sorting and putting back both matter
+            int[] t = Arrays.copyOf(story, 3 + random.nextInt(story.length - 3));
+            requests.add(ScoreRequest.of("t" + i, t, 13, 426).withCapture(CaptureRequest.mean(Span.from(1), allLayers())));
+        }
+        List<ScoreResult> shared, perText;
+        try (PromptScorer s = new PromptScorer(model, exact().withBatch(96, 96))) {
+            shared = s.score(requests);
+        }
+        try (PromptScorer s = new PromptScorer(model, exact().withBatch(96, 96).withKvPerSequence(true))) {
+            perText = s.score(requests);
+            // unpadded, texts of unequal length would be cut into micro-batches of equally many tokens each
+            assertEquals(1, s.maxUbatches(), "micro-batches per llama_decode");
+        }
+        for (int i = 0; i < requests.size(); i++) {
+            assertEquals("t" + i, perText.get(i).id());
+            float[] a = shared.get(i).candidateLogits(), b = perText.get(i).candidateLogits();
+            for (int c = 0; c < 2; c++) assertEquals(a[c], b[c], 1e-4 * Math.abs(a[c]) + 1e-6, "text " + i);
+            for (int l = 0; l < layers - 1; l++) {
+                assertEquals(shared.get(i).captured().counts()[l], perText.get(i).captured().counts()[l], "text " + i + " layer " + l);
+                double[] want = new double[width];
+                for (int j = 0; j < width; j++) want[j] = shared.get(i).captured().mean(l)[j];
+                assertTrue(relativeError(perText.get(i).captured().mean(l), want) < TOLERANCE, "text " + i + " layer " + l);
+            }
+        }
+    }
+
+    @Test
     void generationCapturesWhatItDecodesAndSteersItsSpan() {
         int[] promptTokens = prompt("Tell me about the sea.");
         float[] v = randomVector(5, 3.0);

@@ -134,11 +134,18 @@ public final class Bench {
             double meanNorm = 0;
             int layer = o.layer() >= 0 ? o.layer() : s.layer(); // default: the layer the pipeline checks and steers at
             ScorerOptions pipelineShape = Extract.scorerOptions(sizing, longest);
-            List<ScorerOptions> shapes = new ArrayList<>(List.of(pipelineShape));
-            if (sizing.plan() == null) for (int[] bu : o.extractionShapes()) shapes.add(pipelineShape.withBatch(Math.max(bu[0], longest), bu[1]));
-            for (int k = 0; k <= shapes.size(); k++) {
-                boolean capture = k == shapes.size(); // last: capture, at the pipeline's shape
-                ScorerOptions shape = capture ? pipelineShape : shapes.get(k);
+            // plain prefill at each shape, then capture: at the pipeline's shape (the row the paper-scale figures
+            // use), and with one KV stream for each batch (the pipeline's is one per text)
+            List<ScorerOptions> shapes = new ArrayList<>(List.of(pipelineShape)), captures = new ArrayList<>(List.of(pipelineShape));
+            if (sizing.plan() == null) {
+                ScorerOptions shared = Extract.sharedStream(sizing, longest);
+                for (int[] bu : o.extractionShapes()) shapes.add(shared.withBatch(Math.max(bu[0], longest), bu[1]));
+                shapes.add(shared);
+                captures.add(shared);
+            }
+            for (int k = 0; k < shapes.size() + captures.size(); k++) {
+                boolean capture = k >= shapes.size();
+                ScorerOptions shape = capture ? captures.get(k - shapes.size()) : shapes.get(k);
                 try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, shape)) {
                     List<ScoreRequest> qs = new ArrayList<>();
                     for (int i = 0; i < tokens.size(); i++) {
@@ -149,7 +156,7 @@ public final class Bench {
                     List<ScoreResult> res = scorer.score(qs);
                     double secs = (System.nanoTime() - s0) / 1e9;
                     long n = tokens.stream().mapToLong(t -> t.length).sum();
-                    if (capture) {
+                    if (capture && shape == pipelineShape) {
                         double sum = 0;
                         int count = 0;
                         for (ScoreResult r : res) {
@@ -160,7 +167,8 @@ public final class Bench {
                         }
                         meanNorm = count == 0 ? 1 : sum / count;
                     }
-                    String where = shape.batchTokens() + "-token batches, ubatch " + shape.ubatchTokens();
+                    String where = shape.batchTokens() + "-token batches, ubatch " + shape.ubatchTokens()
+                            + (shape.kvPerSequence() ? ", a KV stream per text" : "");
                     rows.add(new Row("extraction", (capture ? "capture " + layers.length + " layers, " : "plain prefill, ") + where, tokens.size(), n, secs,
                             tokens.size() / secs, n / secs, peak.bytes(), gpu ? computeCeiling : null));
                     print(rows.get(rows.size() - 1));

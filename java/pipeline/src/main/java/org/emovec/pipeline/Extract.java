@@ -35,14 +35,29 @@ public final class Extract {
     private Extract() {}
 
     /**
-     * How extraction packs texts into llama_decode calls. The scorer keeps one KV stream for the whole batch and
-     * every token attends over all of it (masked to its own text), so a few stories per call (1024 tokens) cost
-     * far less attention than 8192 tokens did, and one 1024-token micro-batch a call halves the graph runs (and
-     * the hook's stops at every captured layer) against 512. H100, 8B F16, plain prefill of stories, scorer on two
-     * contexts (`emovec bench --extraction-shapes`, 2026-11-25): 27,112 tok/s at 1024x1024, 26,282 at 2048x1024,
-     * 22,353 at 2048x512.
+     * How extraction batches texts: 1024 tokens per llama_decode in one 1024-token micro-batch (one micro-batch a
+     * call halves the graph runs, and the hook's stops at every captured layer, against 512), each text in a KV
+     * stream of its own, so that its attention runs over its own cells only (see {@link #perText}). Within a
+     * --vram-budget, one stream for the batch ({@link #sharedStream}): its KV cache is one batch long.
      */
-    static ScorerOptions scorerOptions(Sizing sizing, int longest) { return sizing.scorer(1024, 1024, longest); }
+    static ScorerOptions scorerOptions(Sizing sizing, int longest) {
+        return sizing.plan() == null ? perText(sharedStream(sizing, longest)) : sharedStream(sizing, longest);
+    }
+
+    /**
+     * One KV stream for the batch: every token attends over the whole batch, masked to its own text, so a few
+     * stories per call (1024 tokens) cost far less attention than 8192 tokens did. H100, 8B F16, plain prefill of
+     * stories, scorer on two contexts (`emovec bench --extraction-shapes`, 2026-11-25): 27,112 tok/s at
+     * 1024x1024, 26,282 at 2048x1024, 22,353 at 2048x512.
+     */
+    static ScorerOptions sharedStream(Sizing sizing, int longest) { return sizing.scorer(1024, 1024, longest); }
+
+    /**
+     * The same batches with a KV stream per text: texts shortest first, each batch padded to its longest (see
+     * PromptScorer#score). At most 16 texts a batch (each stream holds a whole batch's tokens: 16 x 1024 cells,
+     * 2 GiB on an 8B model).
+     */
+    static ScorerOptions perText(ScorerOptions o) { return o.withKvPerSequence(true).withSequences(Math.min(o.sequences(), 16)); }
 
     public static void run(RunDir dir, Model model, Settings s, Sizing sizing, boolean quiet) throws IOException {
         if (!Stories.complete(dir)) throw new EmovecException("the stories of " + dir.root() + " are not complete: run 'emovec stories' first");
