@@ -248,8 +248,8 @@ bench_type() {
 job_graphs() {
   # What ggml-cuda's CUDA graphs are worth, and what re-instantiating them costs (native/src/cuda_graphs.cu): the
   # bench's stories, extraction and preferences as emovec runs them, with llama.cpp's in-place graph updates
-  # (EMOVEC_CUDA_GRAPH_UPDATE=1), and with no CUDA graphs (GGML_CUDA_DISABLE_GRAPHS=1).
-  for v in default update nographs; do
+  # (EMOVEC_CUDA_GRAPH_UPDATE=1), and with no CUDA graphs (GGML_CUDA_DISABLE_GRAPHS=1); GRAPH_VARIANTS picks them.
+  for v in ${GRAPH_VARIANTS:-default update nographs}; do
     stamp "emovec bench, CUDA graphs: $v"
     case $v in update) export EMOVEC_CUDA_GRAPH_UPDATE=1 ;; nographs) export GGML_CUDA_DISABLE_GRAPHS=1 ;; esac
     emovec bench --model "$model" ${BENCH_ARGS:---emotions 32 --topics 4} --parallel 256 --extraction-shapes 1024x1024 \
