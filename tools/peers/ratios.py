@@ -61,6 +61,9 @@ if fastest is not prefill:
     add(f"plain prefill, fastest shape ({fastest['condition'].split(', ', 1)[1]})", fastest["tokensPerSecond"],
         hf and hf["best_forward_tokens_per_second"], "HF forward+hidden states", "")
 add("preference prompts/s, span steering", steered["itemsPerSecond"], unsteered["itemsPerSecond"], "unsteered", ">= 0.95x")
+all_prompts = [r for r in bench["rows"] if r["stage"] == "preferences" and r["condition"].startswith("all prompts")]
+for other in all_prompts[1:]:  # the same prompts in another batch layout than the checks'
+    add(f"  all prompts, {other['condition'].split(', ', 2)[2]}", other["itemsPerSecond"], all_prompts[0]["itemsPerSecond"], "the checks' layout", "")
 for r in (story, extract, steered):
     if r.get("ceilingTokensPerSecond"):
         lines.append((f"{r['stage']} vs ceiling", f"{r['tokensPerSecond']:,.0f} of {r['ceilingTokensPerSecond']:,.0f} tok/s", f"{r['tokensPerSecond'] / r['ceilingTokensPerSecond']:.1%}"))

@@ -190,12 +190,19 @@ public final class Bench {
                 scorer.score(all.subList(0, Math.min(64, all.size()))); // first-use allocations out of the timing
                 for (var c : List.of(Map.entry("all prompts, unsteered", all), Map.entry("steered pairs, unsteered", plain),
                         Map.entry("steered pairs, span steering at L" + layer, steer))) {
-                    long n = c.getValue().stream().mapToLong(q -> q.tokens().length).sum();
-                    long s0 = System.nanoTime();
-                    scorer.score(c.getValue());
-                    double secs = (System.nanoTime() - s0) / 1e9;
-                    rows.add(new Row("preferences", c.getKey(), c.getValue().size(), n, secs, c.getValue().size() / secs, n / secs, peak.bytes(), gpu ? computeCeiling : null));
-                    print(rows.get(rows.size() - 1));
+                    rows.add(timedScoring(c.getKey(), scorer, c.getValue(), peak, gpu ? computeCeiling : null));
+                }
+            }
+            // the same prompts in 1024-token batches of one micro-batch: on one KV stream a 512-token micro-batch of an
+            // 8192-token batch attends over every cell filled before it (masked), and ggml-cuda skips masked cells
+            // only from 1024 queries up
+            ScorerOptions checks = Validate.scorerOptions(sizing), small = checks.withBatch(1024, 1024);
+            if (sizing.plan() == null) {
+                try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, small)) {
+                    List<ScoreRequest> all = Validate.preferenceRequests(prompts, candidates);
+                    scorer.score(all.subList(0, Math.min(64, all.size())));
+                    rows.add(timedScoring("all prompts, unsteered, " + small.batchTokens() + "-token batches, ubatch " + small.ubatchTokens()
+                            + " (the checks': " + checks.batchTokens() + " x " + checks.ubatchTokens() + ")", scorer, all, peak, gpu ? computeCeiling : null));
                 }
             }
         }
@@ -320,6 +327,17 @@ public final class Bench {
         m.put("ubatches_per_step", (double) st.ubatches / Math.max(1, st.steps));
         m.put("ubatches_per_decode_only_step", (double) st.decodeOnlyUbatches / Math.max(1, st.decodeOnlySteps));
         return m;
+    }
+
+    /** Scores the preference prompts once, timed: one printed row. */
+    private static Row timedScoring(String condition, PromptScorer scorer, List<ScoreRequest> qs, GpuMemory.Peak peak, Double ceiling) {
+        long n = qs.stream().mapToLong(q -> q.tokens().length).sum();
+        long s0 = System.nanoTime();
+        scorer.score(qs);
+        double secs = (System.nanoTime() - s0) / 1e9;
+        Row row = new Row("preferences", condition, qs.size(), n, secs, qs.size() / secs, n / secs, peak.bytes(), ceiling);
+        print(row);
+        return row;
     }
 
     private static void print(Row r) {
