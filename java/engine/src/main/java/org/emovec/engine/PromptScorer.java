@@ -84,9 +84,9 @@ public final class PromptScorer implements AutoCloseable {
         void submit(List<ScoreRequest> prompts, int[] where) {
             group = prompts; // from here on abandon() clears what the hooks were told
             positions = where;
-            int padTo = 0, n = 0;
-            for (ScoreRequest r : prompts) padTo = Math.max(padTo, r.tokens().length);
-            for (ScoreRequest r : prompts) n += options.kvPerSequence() ? padTo : r.tokens().length;
+            int padTo = 0, n = 0; // padTo: every prompt's rows (0: its own length)
+            if (options.kvPerSequence()) for (ScoreRequest r : prompts) padTo = Math.max(padTo, r.tokens().length);
+            for (ScoreRequest r : prompts) n += Math.max(padTo, r.tokens().length);
             int[] tok = new int[n], pos = new int[n], seq = new int[n];
             byte[] want = new byte[n];
             first = new int[prompts.size()];
@@ -97,7 +97,7 @@ public final class PromptScorer implements AutoCloseable {
                 first[s] = k;
                 // padding repeats the last token after the prompt's end: causal attention keeps it out of the
                 // prompt's own rows, and neither its logits nor its residuals are read
-                for (int p = 0; p < (options.kvPerSequence() ? padTo : t.length); p++, k++) {
+                for (int p = 0; p < Math.max(padTo, t.length); p++, k++) {
                     tok[k] = t[Math.min(p, t.length - 1)]; pos[k] = p; seq[k] = s;
                     want[k] = (byte) (p == t.length - 1 || r.allLogits() && p < t.length ? 1 : 0);
                 }
@@ -116,8 +116,8 @@ public final class PromptScorer implements AutoCloseable {
             maxUbatches = Math.max(maxUbatches, hooks.ubatches());
         }
 
-        /** Waits for the group's decode and reads its results, in the group's order. */
-        ScoreResult[] collect() {
+        /** Waits for the group's decode and puts its results where its prompts were in the caller's list. */
+        void collectInto(ScoreResult[] out) {
             llama_synchronize(ctx);
             RuntimeException hookError = null;
             try {
@@ -128,7 +128,6 @@ public final class PromptScorer implements AutoCloseable {
             List<ScoreRequest> prompts = group;
             group = null;
             Captured[] captured = hooks.finish(IntStream.range(0, prompts.size()).toArray());
-            ScoreResult[] results = new ScoreResult[prompts.size()];
             for (int s = 0; s < prompts.size(); s++) {
                 ScoreRequest r = prompts.get(s);
                 float[] cand = new float[r.candidates().length];
@@ -141,17 +140,9 @@ public final class PromptScorer implements AutoCloseable {
                     all = new float[r.tokens().length][];
                     for (int p = 0; p < all.length; p++) all[p] = row(first[s] + p);
                 }
-                results[s] = new ScoreResult(r.id(), cand, all, captured[s]);
+                out[positions[s]] = new ScoreResult(r.id(), cand, all, captured[s]);
             }
             if (hookError != null) throw hookError;
-            return results;
-        }
-
-        /** Waits for the group and puts its results where its prompts were in the caller's list. */
-        void collectInto(ScoreResult[] out) {
-            int[] where = positions;
-            ScoreResult[] results = collect();
-            for (int s = 0; s < results.length; s++) out[where[s]] = results[s];
         }
 
         /** Drops the group in flight, if any (after an error elsewhere), so that the lane can score again. */
@@ -204,11 +195,10 @@ public final class PromptScorer implements AutoCloseable {
         int[] wanted = layers.stream().mapToInt(Integer::intValue).toArray();
         for (Lane lane : lanes) if (!Arrays.equals(wanted, lane.hooks.captureLayers())) lane.hooks.captureLayers(wanted);
 
-        int[] order = IntStream.range(0, requests.size()).toArray();
-        if (options.kvPerSequence()) {
-            order = IntStream.range(0, requests.size()).boxed().sorted(Comparator.comparingInt(i -> requests.get(i).tokens().length))
-                    .mapToInt(Integer::intValue).toArray();
-        }
+        int[] order = options.kvPerSequence()
+                ? IntStream.range(0, requests.size()).boxed().sorted(Comparator.comparingInt(i -> requests.get(i).tokens().length))
+                        .mapToInt(Integer::intValue).toArray()
+                : IntStream.range(0, requests.size()).toArray();
         ScoreResult[] out = new ScoreResult[requests.size()];
         ArrayDeque<Lane> busy = new ArrayDeque<>(); // lanes in the order their groups were submitted
         try {

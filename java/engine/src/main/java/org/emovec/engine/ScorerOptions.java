@@ -4,7 +4,8 @@ package org.emovec.engine;
  * How a {@link PromptScorer} packs prompts: up to {@code sequences} prompts and {@code batchTokens} tokens per
  * llama_decode, which llama.cpp runs in ubatches of {@code ubatchTokens}. {@code kvPerSequence}: a KV stream
  * per sequence, each holding up to {@code batchTokens} (prompts are padded to equal lengths in a batch, as
- * llama.cpp splits such batches "equally" across sequences), instead of one shared stream (split in order). {@code exactF32}: F32 KV cache and no flash attention, for comparisons with references. {@code lanes}:
+ * llama.cpp splits such batches "equally" across sequences), instead of one shared stream (split in order).
+ * {@code exactF32}: F32 KV cache and no flash attention, for comparisons with references. {@code lanes}:
  * contexts that decode in turn so that the GPU never waits for the host between batches (0: two where the
  * model runs on a GPU, else one; each holds its own KV cache and compute buffers).
  */

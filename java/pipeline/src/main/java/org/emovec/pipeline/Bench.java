@@ -183,8 +183,8 @@ public final class Bench {
             List<int[]> pairs = Validate.steeredPairs(steered);
             float[] v = Validate.randomDirections(1, model.width(), s.seed())[0];
             double alpha = s.steerAlphaNorm() * meanNorm;
+            List<ScoreRequest> all = Validate.preferenceRequests(prompts, candidates);
             try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, Validate.scorerOptions(sizing))) {
-                List<ScoreRequest> all = Validate.preferenceRequests(prompts, candidates);
                 List<ScoreRequest> steer = Validate.steeredRequests(prompts, pairs, steered, layer, v, alpha, candidates);
                 List<ScoreRequest> plain = steer.stream().map(q -> q.withSteering(List.of())).toList();
                 scorer.score(all.subList(0, Math.min(64, all.size()))); // first-use allocations out of the timing
@@ -199,7 +199,6 @@ public final class Bench {
             ScorerOptions checks = Validate.scorerOptions(sizing), small = checks.withBatch(1024, 1024);
             if (sizing.plan() == null) {
                 try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, small)) {
-                    List<ScoreRequest> all = Validate.preferenceRequests(prompts, candidates);
                     scorer.score(all.subList(0, Math.min(64, all.size())));
                     rows.add(timedScoring("all prompts, unsteered, " + small.batchTokens() + "-token batches, ubatch " + small.ubatchTokens()
                             + " (the checks': " + checks.batchTokens() + " x " + checks.ubatchTokens() + ")", scorer, all, peak, gpu ? computeCeiling : null));
