@@ -224,7 +224,7 @@ bench_type() {
   ensure_model "$PRESET" "$TYPE" "$model"
   stamp "emovec bench on $model"
   # 16 x 4 x 12 = 768 stories: three full waves of 256, so the rate is not a part-empty last wave's
-  emovec bench --model "$model" ${BENCH_ARGS:---emotions 16 --topics 4} --parallel 256 --extraction-shapes ${EXTRACTION_SHAPES:-2048x1024,2048x512} -o "$W/results/bench-$TYPE.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
+  emovec bench --model "$model" ${BENCH_ARGS:---emotions 16 --topics 4} --parallel 256 --extraction-shapes ${EXTRACTION_SHAPES:-2048x2048,8192x8192} -o "$W/results/bench-$TYPE.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
   stamp "peer: llama-batched-bench decode (256 x 64 + 256) and prefill (16 x 512)"
   "$prefix/bin/llama-batched-bench" -m "$model" -c $((256 * 320)) -b 2048 -ub 512 -ngl 99 -npp 64 -ntg 256 -npl 256 \
     --output-format jsonl 2> "$W/bb.log" | grep '^{' > "$W/results/bb-decode-$TYPE.jsonl"
@@ -235,11 +235,17 @@ bench_type() {
   stamp "peer: llama-batched-bench at the stories' lengths (256 x $spp + $stg)"
   "$prefix/bin/llama-batched-bench" -m "$model" -c $((256 * (spp + stg))) -b 2048 -ub 512 -ngl 99 -npp "$spp" -ntg "$stg" -npl 256 \
     --output-format jsonl 2>> "$W/bb.log" | grep '^{' > "$W/results/bb-stories-$TYPE.jsonl"
-  if [ -z "${NO_HF:-}" ] && [ ! -s "$W/results/hf-peers.json" ]; then   # once a run: HF computes in float16 anyway
-    stamp "peer: HF transformers (export, generate, forward with hidden states)"
+  if [ -z "${NO_HF:-}" ] && [ ! -s "$W/results/hf-peers.json" ]; then   # once a run
+    # generate() at the brief's lengths (64 + 128) and at the stories' own, at batch sizes up to what fits (HF's
+    # rate grows with the batch: a step costs about the same from 256 to 512 sequences); the
+    # forward pass with hidden states in float16, then in bfloat16 (BF16 weights' peer: the same folder, rounded
+    # again; speed does not depend on the values)
+    stamp "peer: HF transformers (export, generate at 64 + 128 and $spp + $stg, forward with hidden states)"
     [ -f "$W/hf-$TYPE/config.json" ] || python3 "$root/tools/hf-reference/export_hf.py" "$model" "$W/hf-$TYPE" > /dev/null
-    python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" 2>&1 | grep -v Warning | tee "$W/hf-peers.txt"
+    python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --generate 64+128@450 "$spp+$stg@${HF_BATCHES:-256,450,512,640,768}" 2>&1 | grep -v Warning | tee "$W/hf-peers.txt"
     tail -n 1 "$W/hf-peers.txt" > "$W/results/hf-peers.json"
+    python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --dtype bfloat16 --generate none 2>&1 | grep -v Warning | tee "$W/hf-peers-bf16.txt"
+    tail -n 1 "$W/hf-peers-bf16.txt" > "$W/results/hf-peers-bf16.json"
     rm -rf "$W/hf-$TYPE"
   fi
   python3 "$root/tools/peers/ratios.py" "$W/results" "$TYPE" | tee "$W/results/ratios-$TYPE.txt"

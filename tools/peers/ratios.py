@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Ratios of emovec bench to its peers measured in the same device run (tools/device-run.sh JOBS=bench):
 llama-batched-bench (decode S_TG, prefill S_PP) and HF transformers (generate, forward with hidden states).
-usage: ratios.py RESULTS_DIR TYPE (the weight type: bench-TYPE.json, bb-*-TYPE.jsonl; HF's figures are its own)"""
+usage: ratios.py RESULTS_DIR TYPE (the weight type: bench-TYPE.json, bb-*-TYPE.jsonl; HF's forward in bfloat16,
+hf-peers-bf16.json, is the peer of BF16 weights where it was measured, hf-peers.json's float16 otherwise)"""
 import json
 import sys
 
@@ -23,6 +24,9 @@ def last_json(path):
 
 
 bb_dec, bb_pre, hf = last_json(f"{d}/bb-decode-{wt}.jsonl"), last_json(f"{d}/bb-prefill-{wt}.jsonl"), last_json(f"{d}/hf-peers.json")
+hf_forward = (wt == "bf16" and last_json(f"{d}/hf-peers-bf16.json")) or hf
+# HF generate's best batch at each prompt + new-token shape (files before 2026-11-25's fourth session: 64 + 128 only)
+hf_generate = (hf or {}).get("best_generate") or {"64+128": (hf or {}).get("best_generate_tokens_per_second")}
 bb_story = last_json(f"{d}/bb-stories-{wt}.jsonl")  # llama-batched-bench at the stories' prompt length and token cap
 story, story_plain = row("stories", "prompt KV shared"), row("stories", "each prompt prefilled")
 extract, prefill = row("extraction", "capture"), row("extraction", "plain prefill")
@@ -33,7 +37,7 @@ lines = [("model", bench["model_description"], ""), ("load", f"{bench['load_seco
 
 def add(name, ours, peer, peer_name, target):
     lines.append((name, f"{ours:,.0f} vs {peer_name} {peer:,.0f}" if peer else f"{ours:,.0f} ({peer_name}: not measured)",
-                  f"{ours / peer:.2f}x (target {target})" if peer else ""))
+                  f"{ours / peer:.2f}x" + (f" (target {target})" if target else "") if peer else ""))
 
 
 add("stories tok/s (KV shared, sampling, real stops)", story["tokensPerSecond"], bb_dec and bb_dec["speed_tg"], "llama-batched-bench S_TG", ">= 1.0x")
@@ -49,21 +53,25 @@ if bb_story:
 if "stories_decode_only_tokens_per_second_shared_one_context" in bench:  # the pipeline steps several contexts: the same on one
     one = row("stories", "prompt KV shared", without="contexts in turn")
     add(f"stories tok/s on {bench['story_lanes']} contexts vs one", story["tokensPerSecond"], one["tokensPerSecond"], "one context", "")
-add("stories tok/s vs HF generate (best batch)", story["tokensPerSecond"], hf and hf["best_generate_tokens_per_second"], "HF generate", ">= 3x")
-add("extraction tok/s (capture every layer)", extract["tokensPerSecond"], hf and hf["best_forward_tokens_per_second"], "HF forward+hidden states", ">= 1.0x")
+stories_shape = f"{bench['story_prompt_tokens']}+{bench['story_max_tokens']}"
+add(f"stories tok/s vs HF generate at their lengths ({stories_shape}, best batch)", story["tokensPerSecond"],
+    hf_generate.get(stories_shape), "HF generate", ">= 3x")
+add("stories tok/s vs HF generate at 64 + 128 (best batch)", story["tokensPerSecond"], hf_generate.get("64+128"), "HF generate", "")
+hf_forward_name = f"HF forward+hidden states ({hf_forward['dtype'] if hf_forward else '-'})"
+add("extraction tok/s (capture every layer)", extract["tokensPerSecond"], hf_forward and hf_forward["best_forward_tokens_per_second"], hf_forward_name, ">= 1.0x")
 for other in [r for r in bench["rows"] if r["stage"] == "extraction" and r["condition"].startswith("capture")][1:]:
     # the same texts in another batch layout (one KV stream for the batch, against the pipeline's one per text)
-    add(f"  {other['condition'].split(', ', 1)[1]}", other["tokensPerSecond"], hf and hf["best_forward_tokens_per_second"], "HF forward+hidden states", "")
+    add(f"  {other['condition'].split(', ', 1)[1]}", other["tokensPerSecond"], hf_forward and hf_forward["best_forward_tokens_per_second"], hf_forward_name, "")
     add("  pipeline's layout vs that", extract["tokensPerSecond"], other["tokensPerSecond"], "it", "")
 add("plain prefill tok/s", prefill["tokensPerSecond"], bb_pre and bb_pre["speed_pp"], "llama-batched-bench S_PP", "")
 fastest = max((r for r in bench["rows"] if r["stage"] == "extraction" and r["condition"].startswith("plain prefill")), key=lambda r: r["tokensPerSecond"])
 if fastest is not prefill:
     add(f"plain prefill, fastest shape ({fastest['condition'].split(', ', 1)[1]})", fastest["tokensPerSecond"],
-        hf and hf["best_forward_tokens_per_second"], "HF forward+hidden states", "")
+        hf_forward and hf_forward["best_forward_tokens_per_second"], hf_forward_name, "")
 add("preference prompts/s, span steering", steered["itemsPerSecond"], unsteered["itemsPerSecond"], "unsteered", ">= 0.95x")
 all_prompts = [r for r in bench["rows"] if r["stage"] == "preferences" and r["condition"].startswith("all prompts")]
 for other in all_prompts[1:]:  # the same prompts in another batch layout than the checks'
-    add(f"  all prompts, {other['condition'].split(', ', 2)[2]}", other["itemsPerSecond"], all_prompts[0]["itemsPerSecond"], "the checks' layout", "")
+    add(f"  the checks' layout vs {other['condition'].split(', ', 2)[2]}", all_prompts[0]["itemsPerSecond"], other["itemsPerSecond"], "it", "")
 for r in (story, extract, steered):
     if r.get("ceilingTokensPerSecond"):
         lines.append((f"{r['stage']} vs ceiling", f"{r['tokensPerSecond']:,.0f} of {r['ceilingTokensPerSecond']:,.0f} tok/s", f"{r['tokensPerSecond'] / r['ceilingTokensPerSecond']:.1%}"))

@@ -62,8 +62,8 @@ final class BenchCommand implements Callable<Integer> {
     double peakBandwidth;
 
     @Option(names = "--extraction-shapes", split = ",", paramLabel = "BATCHxUBATCH",
-            description = "also time plain extraction prefill in these llama_decode batch x ubatch token sizes, e.g. 2048x512,2048x2048"
-                    + " (the pipeline's own shape is always timed; ignored with --vram-budget)")
+            description = "also time extraction (plain and with capture, in the pipeline's layout) in these llama_decode batch x ubatch"
+                    + " token sizes, e.g. 2048x512,2048x2048 (the pipeline's own shape is always timed; ignored with --vram-budget)")
     List<String> extractionShapes = List.of();
 
     @Option(names = "--soak-minutes", description = "instead: generate stories with capture of every layer without pause for this long, and print"

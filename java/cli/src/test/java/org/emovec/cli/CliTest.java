@@ -57,15 +57,20 @@ class CliTest {
         assertEquals(0, r.code(), r.err());
         var result = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.toFile());
         var rows = result.get("rows");
-        // stories 2 ways (one context on a CPU); plain prefill in the pipeline's layout, the asked shape and one KV
-        // stream for the batch; capture in both layouts; preferences 3 ways, and all prompts in 1024-token batches
-        assertEquals(11, rows.size());
+        // stories 2 ways (one context on a CPU); plain prefill and capture each in the pipeline's layout, with one KV
+        // stream for the batch and at the asked shape (a stream per text); preferences 3 ways, and all prompts on
+        // one KV stream in two batch shapes
+        assertEquals(13, rows.size());
         assertEquals(6, rows.get(1).get("items").asInt(), "2 emotions x 3 stories sharing one prompt each");
         assertTrue(rows.get(2).get("condition").asText().endsWith("a KV stream per text"), rows.get(2).toString());
-        assertTrue(rows.get(3).get("condition").asText().contains("1024-token batches, ubatch 256"), rows.get(3).toString());
+        assertTrue(rows.get(3).get("condition").asText().endsWith("1024-token batches, ubatch 1024"), rows.get(3).toString());
+        assertTrue(rows.get(4).get("condition").asText().endsWith("1024-token batches, ubatch 256, a KV stream per text"), rows.get(4).toString());
         assertTrue(rows.get(5).get("condition").asText().startsWith("capture"), rows.get(5).toString());
-        assertEquals(4032, rows.get(7).get("items").asInt(), "every ordered pair of the 64 activities");
-        assertTrue(rows.get(10).get("condition").asText().contains("1024-token batches, ubatch 1024 (the checks': 8192 x 512)"), rows.get(10).toString());
+        assertTrue(rows.get(7).get("condition").asText().endsWith("ubatch 256, a KV stream per text"), rows.get(7).toString());
+        assertEquals(4032, rows.get(8).get("items").asInt(), "every ordered pair of the 64 activities");
+        assertTrue(rows.get(8).get("condition").asText().equals("all prompts, unsteered"), rows.get(8).toString());
+        assertTrue(rows.get(11).get("condition").asText().endsWith("8192-token batches, ubatch 512, one KV stream"), rows.get(11).toString());
+        assertTrue(rows.get(12).get("condition").asText().endsWith("1024-token batches, ubatch 1024, one KV stream"), rows.get(12).toString());
         assertTrue(r.out().contains("span steering"), r.out());
         // the paper's corpus at these rates: 171 x 100 x 12 stories and 40 x 2 dialogues, at the shared-prompt story rate
         var paper = result.get("paper_scale");

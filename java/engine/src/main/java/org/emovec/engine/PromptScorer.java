@@ -52,9 +52,9 @@ public final class PromptScorer implements AutoCloseable {
 
         Lane() {
             llama_context_params p = llama_context_default_params();
-            // one stream: the whole batch; a stream per sequence: each as long as the batch (llama.cpp attends only
-            // over the cells in use, so only memory grows with it)
-            long ctxTokens = options.kvPerSequence() ? (long) options.batchTokens() * options.sequences() : options.batchTokens();
+            // one stream: the whole batch; a stream per sequence: each as long as the longest prompt it must hold,
+            // in llama.cpp's steps of 256 cells (llama.cpp attends only over the cells in use, so only memory grows)
+            long ctxTokens = options.kvPerSequence() ? (options.cellsPerStream() + 255L) / 256 * 256 * options.sequences() : options.batchTokens();
             p.n_ctx((int) Math.min(ctxTokens, Integer.MAX_VALUE));
             p.n_batch(options.batchTokens());
             p.n_ubatch(Math.min(options.ubatchTokens(), options.batchTokens()));
@@ -186,8 +186,8 @@ public final class PromptScorer implements AutoCloseable {
         TreeSet<Integer> layers = new TreeSet<>();
         for (ScoreRequest r : requests) {
             if (r.tokens().length > limit) {
-                throw new EmovecException(r.id() + ": prompt of " + r.tokens().length + " tokens exceeds the scoring batch of "
-                        + limit + " tokens: raise the batch size");
+                throw new EmovecException(r.id() + ": prompt of " + r.tokens().length + " tokens exceeds the "
+                        + limit + " tokens the scorer holds per prompt: raise the batch size");
             }
             for (int t : r.candidates()) if (t < 0 || t >= vocab) throw new EmovecException(r.id() + ": candidate token " + t + " is not in the vocabulary");
             if (r.capture() != null) for (int l : r.capture().layers()) layers.add(l);

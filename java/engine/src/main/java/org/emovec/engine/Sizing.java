@@ -33,4 +33,17 @@ public record Sizing(int parallel, VramPlan plan, int lanes) {
         if (plan == null) return o.withBatch(Math.max(batchTokens, longest), ubatchTokens);
         return o.withBatch(plan.tokens(Math.max(batchTokens, longest), longest), plan.ubatchTokens()).withLanes(1);
     }
+
+    /**
+     * Options for scoring texts of up to longest tokens each in a KV stream of its own, batchTokens per llama_decode
+     * in one micro-batch (PromptScorer takes them shortest first and pads each batch to its longest, so llama.cpp
+     * runs it whole, and a text's attention covers its own cells only). Each stream holds longest cells; there are
+     * streams enough for texts of a quarter of that to fill a batch (at most parallel). For no budget: its memory
+     * is not planned.
+     */
+    public ScorerOptions perText(int batchTokens, int longest) {
+        int batch = Math.max(batchTokens, longest);
+        int streams = Math.max(1, Math.min(Math.min(parallel, 256), 4 * batch / Math.max(1, longest)));
+        return ScorerOptions.defaults().withBatch(batch, batch).withKvPerSequence(true).withStreamTokens(longest).withSequences(streams);
+    }
 }

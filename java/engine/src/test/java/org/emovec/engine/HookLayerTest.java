@@ -249,7 +249,10 @@ class HookLayerTest {
         try (PromptScorer s = new PromptScorer(model, exact().withBatch(96, 96))) {
             shared = s.score(requests);
         }
-        try (PromptScorer s = new PromptScorer(model, exact().withBatch(96, 96).withKvPerSequence(true))) {
+        // the layout extraction and the checks use: a stream per text, as long as the longest text
+        ScorerOptions layout = Sizing.of(8).perText(96, story.length).withExactF32(true);
+        assertEquals(story.length, layout.cellsPerStream());
+        try (PromptScorer s = new PromptScorer(model, layout)) {
             perText = s.score(requests);
             // unpadded, texts of unequal length would be cut into micro-batches of equally many tokens each
             assertEquals(1, s.maxUbatches(), "micro-batches per llama_decode");
@@ -264,6 +267,19 @@ class HookLayerTest {
                 for (int j = 0; j < width; j++) want[j] = shared.get(i).captured().mean(l)[j];
                 assertTrue(relativeError(perText.get(i).captured().mean(l), want) < TOLERANCE, "text " + i + " layer " + l);
             }
+        }
+    }
+
+    @Test
+    void aPromptLongerThanItsKvStreamIsRefusedInOneLine() {
+        int[] story = prompt("The old lighthouse keeper climbed the stairs each night, counting the steps.");
+        int[] long_ = new int[600];
+        for (int i = 0; i < long_.length; i++) long_[i] = story[1 + i % (story.length - 1)];
+        long_[0] = story[0];
+        // llama.cpp rounds each stream up to 256 cells: 300 -> 512
+        try (PromptScorer s = new PromptScorer(model, exact().withBatch(1024, 1024).withKvPerSequence(true).withStreamTokens(300))) {
+            EmovecException e = assertThrows(EmovecException.class, () -> s.score(List.of(ScoreRequest.of("long", long_))));
+            assertEquals("long: prompt of 600 tokens exceeds the 512 tokens the scorer holds per prompt: raise the batch size", e.getMessage());
         }
     }
 

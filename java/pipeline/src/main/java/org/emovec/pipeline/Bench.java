@@ -33,8 +33,8 @@ public final class Bench {
     /**
      * What to run: stories for `emotions` x `topics` x `storiesPerTopic` at most `storyMaxTokens` new tokens each;
      * `layer` the steered layer (-1: 2/3 of the depth); peak TFLOP/s and bandwidth (bytes/s) for the ceilings;
-     * `extractionShapes`: more {batch tokens, ubatch tokens} shapes to time plain extraction prefill at, beside the
-     * pipeline's own (finding the fastest shape; without a VRAM budget only).
+     * `extractionShapes`: more {batch tokens, ubatch tokens} shapes to time extraction at (plain and with capture),
+     * in the pipeline's layout, beside its own shape (finding the fastest; without a VRAM budget only).
      */
     public record Options(int emotions, int topics, int storiesPerTopic, int storyMaxTokens, int layer, double peakTflops, double peakBandwidth,
                           List<int[]> extractionShapes) {
@@ -135,13 +135,19 @@ public final class Bench {
             int layer = o.layer() >= 0 ? o.layer() : s.layer(); // default: the layer the pipeline checks and steers at
             ScorerOptions pipelineShape = Extract.scorerOptions(sizing, longest);
             // plain prefill at each shape, then capture: at the pipeline's shape (the row the paper-scale figures
-            // use), and with one KV stream for each batch (the pipeline's is one per text)
+            // use), with one KV stream for each batch (the pipeline's is one per text), and at the other shapes asked
+            // for, in the pipeline's layout
             List<ScorerOptions> shapes = new ArrayList<>(List.of(pipelineShape)), captures = new ArrayList<>(List.of(pipelineShape));
             if (sizing.plan() == null) {
                 ScorerOptions shared = Extract.sharedStream(sizing, longest);
-                for (int[] bu : o.extractionShapes()) shapes.add(shared.withBatch(Math.max(bu[0], longest), bu[1]));
                 shapes.add(shared);
                 captures.add(shared);
+                for (int[] bu : o.extractionShapes()) {
+                    ScorerOptions other = Extract.scorerOptions(sizing, bu[0], longest);
+                    other = other.withBatch(other.batchTokens(), bu[1]);
+                    shapes.add(other);
+                    captures.add(other);
+                }
             }
             for (int k = 0; k < shapes.size() + captures.size(); k++) {
                 boolean capture = k >= shapes.size();
@@ -184,7 +190,8 @@ public final class Bench {
             float[] v = Validate.randomDirections(1, model.width(), s.seed())[0];
             double alpha = s.steerAlphaNorm() * meanNorm;
             List<ScoreRequest> all = Validate.preferenceRequests(prompts, candidates);
-            try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, Validate.scorerOptions(sizing))) {
+            ScorerOptions checks = Validate.scorerOptions(sizing, Validate.longest(all));
+            try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, checks)) {
                 List<ScoreRequest> steer = Validate.steeredRequests(prompts, pairs, steered, layer, v, alpha, candidates);
                 List<ScoreRequest> plain = steer.stream().map(q -> q.withSteering(List.of())).toList();
                 scorer.score(all.subList(0, Math.min(64, all.size()))); // first-use allocations out of the timing
@@ -193,15 +200,15 @@ public final class Bench {
                     rows.add(timedScoring(c.getKey(), scorer, c.getValue(), peak, gpu ? computeCeiling : null));
                 }
             }
-            // the same prompts in 1024-token batches of one micro-batch: on one KV stream a 512-token micro-batch of an
-            // 8192-token batch attends over every cell filled before it (masked), and ggml-cuda skips masked cells
-            // only from 1024 queries up
-            ScorerOptions checks = Validate.scorerOptions(sizing), small = checks.withBatch(1024, 1024);
+            // the same prompts on one KV stream, as the checks packed them before (8192-token batches of 512-token
+            // micro-batches, each attending over every cell filled before it, masked) and in 1024-token batches
             if (sizing.plan() == null) {
-                try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, small)) {
-                    scorer.score(all.subList(0, Math.min(64, all.size())));
-                    rows.add(timedScoring("all prompts, unsteered, " + small.batchTokens() + "-token batches, ubatch " + small.ubatchTokens()
-                            + " (the checks': " + checks.batchTokens() + " x " + checks.ubatchTokens() + ")", scorer, all, peak, gpu ? computeCeiling : null));
+                for (ScorerOptions one : List.of(sizing.scorer(8192, 512, Validate.longest(all)), sizing.scorer(1024, 1024, Validate.longest(all)))) {
+                    try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, one)) {
+                        scorer.score(all.subList(0, Math.min(64, all.size())));
+                        rows.add(timedScoring("all prompts, unsteered, " + one.batchTokens() + "-token batches, ubatch " + one.ubatchTokens()
+                                + ", one KV stream", scorer, all, peak, gpu ? computeCeiling : null));
+                    }
                 }
             }
         }

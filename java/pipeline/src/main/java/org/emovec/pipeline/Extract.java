@@ -30,34 +30,33 @@ public final class Extract {
     /** What an emotion's activations were made from; written after its .npy, so it marks the emotion done. */
     public record Summary(String emotion, List<Integer> layers, int texts, int skippedShort, long tokens, List<Double> meanNorms) {}
 
-    private static final int CHUNK = 128;
+    /** Stories per scoring call: each call ends in a part-full batch; its results (31 x 16 KiB a story at 8B) stay on the heap. */
+    private static final int CHUNK = 512;
 
     private Extract() {}
 
     /**
-     * How extraction batches texts: 1024 tokens per llama_decode in one 1024-token micro-batch (one micro-batch a
-     * call halves the graph runs, and the hook's stops at every captured layer, against 512), each text in a KV
-     * stream of its own, so that its attention runs over its own cells only (see {@link #perText}). Within a
-     * --vram-budget, one stream for the batch ({@link #sharedStream}): its KV cache is one batch long.
+     * How extraction batches texts: each text in a KV stream of its own ({@link Sizing#perText}), 4096 tokens per
+     * llama_decode in one micro-batch. Bigger micro-batches make bigger matrix products, and with a stream per text
+     * attention no longer grows with the batch. H100, 8B F16, capture of 31 layers, one run (`emovec bench
+     * --extraction-shapes`, docs/measurements/2026-11-25-h100-ubatch/run2-f16/): 30,645 tok/s at 4096 (25.3 GiB),
+     * 31,370 at 8192 (35.9 GiB), 29,386 at 2048, one stream for a 1024-token batch 26,688; HF's forward 30,984.
+     * 4096, not 8192: the bench scores 1,536 texts in one call, the pipeline an emotion's stories at a time (120 in
+     * a 10% corpus: 4.4 batches of 8192), and each call ends in a part-full batch while the other context drains.
+     * Within a --vram-budget, one stream for the batch ({@link #sharedStream}): its KV cache is one batch long.
      */
-    static ScorerOptions scorerOptions(Sizing sizing, int longest) {
-        return sizing.plan() == null ? perText(sharedStream(sizing, longest)) : sharedStream(sizing, longest);
+    static ScorerOptions scorerOptions(Sizing sizing, int longest) { return scorerOptions(sizing, 4096, longest); }
+
+    /** The same layout at another llama_decode batch size (`emovec bench --extraction-shapes`). */
+    static ScorerOptions scorerOptions(Sizing sizing, int batchTokens, int longest) {
+        return sizing.plan() == null ? sizing.perText(batchTokens, longest) : sharedStream(sizing, longest);
     }
 
     /**
      * One KV stream for the batch: every token attends over the whole batch, masked to its own text, so a few
-     * stories per call (1024 tokens) cost far less attention than 8192 tokens did. H100, 8B F16, plain prefill of
-     * stories, scorer on two contexts (`emovec bench --extraction-shapes`, 2026-11-25): 27,112 tok/s at
-     * 1024x1024, 26,282 at 2048x1024, 22,353 at 2048x512.
+     * stories per call (1024 tokens) cost far less attention than 8192 tokens did.
      */
     static ScorerOptions sharedStream(Sizing sizing, int longest) { return sizing.scorer(1024, 1024, longest); }
-
-    /**
-     * The same batches with a KV stream per text: texts shortest first, each batch padded to its longest (see
-     * PromptScorer#score). At most 16 texts a batch (each stream holds a whole batch's tokens: 16 x 1024 cells,
-     * 2 GiB on an 8B model).
-     */
-    static ScorerOptions perText(ScorerOptions o) { return o.withKvPerSequence(true).withSequences(Math.min(o.sequences(), 16)); }
 
     public static void run(RunDir dir, Model model, Settings s, Sizing sizing, boolean quiet) throws IOException {
         if (!Stories.complete(dir)) throw new EmovecException("the stories of " + dir.root() + " are not complete: run 'emovec stories' first");

@@ -28,8 +28,8 @@ final class Probes {
 
     private Probes(int[] layers) { this.layers = layers; }
 
-    static Probes capture(PromptScorer scorer, Settings s, List<Integer> layerList) {
-        Model model = scorer.model();
+    /** The probe prompts (implicit scenarios, numerical templates, feelings about each activity) at these layers. */
+    static List<ScoreRequest> requests(Model model, Settings s, List<Integer> layerList) {
         int[] layers = layerList.stream().mapToInt(Integer::intValue).toArray();
         List<ScoreRequest> requests = new ArrayList<>();
         List<PaperData.ImplicitScenario> scenarios = PaperData.implicitScenarios();
@@ -50,7 +50,12 @@ final class Probes {
             Span span = model.spanOf(tokens, text, start, start + activities.get(a).text().length());
             requests.add(ScoreRequest.of("feeling/" + a, tokens).withCapture(CaptureRequest.mean(span, layers)));
         }
-        Probes p = new Probes(layers);
+        return requests;
+    }
+
+    /** Captures the requests' residual means (requests(), at these layers). */
+    static Probes capture(PromptScorer scorer, List<ScoreRequest> requests, List<Integer> layerList) {
+        Probes p = new Probes(layerList.stream().mapToInt(Integer::intValue).toArray());
         for (ScoreResult r : scorer.score(requests)) {
             float[][] means = r.captured().means();
             for (float[] m : means) {

@@ -56,8 +56,19 @@ public final class Validate {
 
     private Validate() {}
 
-    /** How the checks pack their short prompts (preferences, probes) into llama_decode calls. */
-    static ScorerOptions scorerOptions(Sizing sizing) { return sizing.scorer(8192, 512, 512); }
+    /**
+     * How the checks pack their short prompts (preferences, probes; longest: the longest of them) into llama_decode
+     * calls: like extraction, each in a KV stream of its own, 4096 tokens a call in one micro-batch. H100, 8B F16,
+     * the 4032 preference prompts (`emovec bench`, 2026-11-25, docs/measurements/2026-11-25-h100-ubatch/): one
+     * stream for 8192-token batches of 512-token micro-batches ran 519 prompts/s, 1024 x 1024 742: on one stream a
+     * micro-batch attends over every cell before it in the batch, masked. Within a --vram-budget: one stream.
+     */
+    static ScorerOptions scorerOptions(Sizing sizing, int longest) {
+        return sizing.plan() == null ? sizing.perText(4096, longest) : sizing.scorer(8192, 512, longest);
+    }
+
+    /** The longest prompt of these requests, in tokens. */
+    static int longest(List<ScoreRequest> requests) { return requests.stream().mapToInt(r -> r.tokens().length).max().orElse(1); }
 
     public static Path resultFile(RunDir dir, int layer) { return dir.validate().resolve("L" + layer + ".json"); }
 
@@ -87,13 +98,14 @@ public final class Validate {
         Files.createDirectories(dir.validate());
         List<PaperData.Activity> activities = PaperData.activities();
         int[] candidates = {singleToken(model, "A"), singleToken(model, "B")};
-        ScorerOptions options = scorerOptions(sizing);
+        List<ScoreRequest> probeRequests = Probes.requests(model, s, todo);
+        PreferencePrompt[][] prompts = preferencePrompts(model, activities);
+        int longest = Math.max(longest(probeRequests), longest(preferenceRequests(prompts, candidates)));
         long started = System.nanoTime();
-        try (PromptScorer scorer = new PromptScorer(model, options)) {
+        try (PromptScorer scorer = new PromptScorer(model, scorerOptions(sizing, longest))) {
             long t0 = System.nanoTime();
-            Probes probes = Probes.capture(scorer, s, todo);
+            Probes probes = Probes.capture(scorer, probeRequests, todo);
             long t1 = System.nanoTime();
-            PreferencePrompt[][] prompts = preferencePrompts(model, activities);
             Preferences base = baseline(dir, scorer, prompts, activities, candidates, quiet);
             System.err.printf("emovec validate: probe prompts %.1f s, %d preference prompts %.1f s (or read back)%n", (t1 - t0) / 1e9,
                     activities.size() * (activities.size() - 1), (System.nanoTime() - t1) / 1e9);
