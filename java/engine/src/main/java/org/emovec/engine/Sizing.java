@@ -38,8 +38,8 @@ public record Sizing(int parallel, VramPlan plan, int lanes) {
      * Options for scoring texts of up to longest tokens each in a KV stream of its own, batchTokens per llama_decode
      * in one micro-batch (PromptScorer takes them shortest first and pads each batch to its longest, so llama.cpp
      * runs it whole, and a text's attention covers its own cells only). Each stream holds longest cells; there are
-     * streams enough for texts of a quarter of that to fill a batch (at most parallel). For no budget: its memory
-     * is not planned.
+     * streams enough for texts of a quarter of that to fill a batch (at most parallel). Its memory is not planned:
+     * within a budget, callers use scorer().
      */
     public ScorerOptions perText(int batchTokens, int longest) {
         int batch = Math.max(batchTokens, longest);

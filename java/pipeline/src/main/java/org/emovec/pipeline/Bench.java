@@ -190,7 +190,8 @@ public final class Bench {
             float[] v = Validate.randomDirections(1, model.width(), s.seed())[0];
             double alpha = s.steerAlphaNorm() * meanNorm;
             List<ScoreRequest> all = Validate.preferenceRequests(prompts, candidates);
-            ScorerOptions checks = Validate.scorerOptions(sizing, Validate.longest(all));
+            int longestPrompt = Validate.longest(all);
+            ScorerOptions checks = Validate.scorerOptions(sizing, longestPrompt);
             try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, checks)) {
                 List<ScoreRequest> steer = Validate.steeredRequests(prompts, pairs, steered, layer, v, alpha, candidates);
                 List<ScoreRequest> plain = steer.stream().map(q -> q.withSteering(List.of())).toList();
@@ -203,7 +204,7 @@ public final class Bench {
             // the same prompts on one KV stream, as the checks packed them before (8192-token batches of 512-token
             // micro-batches, each attending over every cell filled before it, masked) and in 1024-token batches
             if (sizing.plan() == null) {
-                for (ScorerOptions one : List.of(sizing.scorer(8192, 512, Validate.longest(all)), sizing.scorer(1024, 1024, Validate.longest(all)))) {
+                for (ScorerOptions one : List.of(sizing.scorer(8192, 512, longestPrompt), sizing.scorer(1024, 1024, longestPrompt))) {
                     try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, one)) {
                         scorer.score(all.subList(0, Math.min(64, all.size())));
                         rows.add(timedScoring("all prompts, unsteered, " + one.batchTokens() + "-token batches, ubatch " + one.ubatchTokens()

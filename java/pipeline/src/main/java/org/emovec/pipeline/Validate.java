@@ -59,9 +59,9 @@ public final class Validate {
     /**
      * How the checks pack their short prompts (preferences, probes; longest: the longest of them) into llama_decode
      * calls: like extraction, each in a KV stream of its own, 4096 tokens a call in one micro-batch. H100, 8B F16,
-     * the 4032 preference prompts (`emovec bench`, 2026-11-25, docs/measurements/2026-11-25-h100-ubatch/): one
-     * stream for 8192-token batches of 512-token micro-batches ran 519 prompts/s, 1024 x 1024 742: on one stream a
-     * micro-batch attends over every cell before it in the batch, masked. Within a --vram-budget: one stream.
+     * the 4032 preference prompts (`emovec bench`, docs/measurements/2026-11-25-h100-ubatch/run2-f16/): 805
+     * prompts/s; on one stream, 515 in 8192-token batches of 512-token micro-batches (each attends over every cell
+     * before it in the batch, masked), 738 in 1024 x 1024. Within a --vram-budget: one stream.
      */
     static ScorerOptions scorerOptions(Sizing sizing, int longest) {
         return sizing.plan() == null ? sizing.perText(4096, longest) : sizing.scorer(8192, 512, longest);
