@@ -237,7 +237,7 @@ bench_type() {
     --output-format jsonl 2>> "$W/bb.log" | grep '^{' > "$W/results/bb-stories-$TYPE.jsonl"
   if [ -z "${NO_HF:-}" ] && [ ! -s "$W/results/hf-peers.json" ]; then   # once a run
     # generate() at the brief's lengths (64 + 128) and at the stories' own, at batch sizes up to what fits (HF's
-    # rate grows with the batch: a step costs about the same from 256 to 640 sequences); the
+    # rate grows with the batch: a step of 640 sequences costs 1.4 times one of 256); the
     # forward pass with hidden states in float16, then in bfloat16 (BF16 weights' peer: the same folder, rounded
     # again; speed does not depend on the values)
     stamp "peer: HF transformers (export, generate at 64 + 128 and $spp + $stg, forward with hidden states)"
