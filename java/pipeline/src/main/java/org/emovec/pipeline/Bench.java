@@ -134,24 +134,20 @@ public final class Bench {
             double meanNorm = 0;
             int layer = o.layer() >= 0 ? o.layer() : s.layer(); // default: the layer the pipeline checks and steers at
             ScorerOptions pipelineShape = Extract.scorerOptions(sizing, longest);
-            // plain prefill at each shape, then capture: at the pipeline's shape (the row the paper-scale figures
-            // use), with one KV stream for each batch (the pipeline's is one per text), and at the other shapes asked
-            // for, in the pipeline's layout
-            List<ScorerOptions> shapes = new ArrayList<>(List.of(pipelineShape)), captures = new ArrayList<>(List.of(pipelineShape));
+            // plain prefill at each shape, then capture at each: the pipeline's shape (the row the paper-scale figures
+            // use), one KV stream for each batch (the pipeline's is one per text), and the other shapes asked for, in
+            // the pipeline's layout
+            List<ScorerOptions> shapes = new ArrayList<>(List.of(pipelineShape));
             if (sizing.plan() == null) {
-                ScorerOptions shared = Extract.sharedStream(sizing, longest);
-                shapes.add(shared);
-                captures.add(shared);
+                shapes.add(Extract.sharedStream(sizing, longest));
                 for (int[] bu : o.extractionShapes()) {
                     ScorerOptions other = Extract.scorerOptions(sizing, bu[0], longest);
-                    other = other.withBatch(other.batchTokens(), bu[1]);
-                    shapes.add(other);
-                    captures.add(other);
+                    shapes.add(other.withBatch(other.batchTokens(), bu[1]));
                 }
             }
-            for (int k = 0; k < shapes.size() + captures.size(); k++) {
+            for (int k = 0; k < 2 * shapes.size(); k++) {
                 boolean capture = k >= shapes.size();
-                ScorerOptions shape = capture ? captures.get(k - shapes.size()) : shapes.get(k);
+                ScorerOptions shape = shapes.get(k % shapes.size());
                 try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, shape)) {
                     List<ScoreRequest> qs = new ArrayList<>();
                     for (int i = 0; i < tokens.size(); i++) {
