@@ -235,6 +235,9 @@ bench_type() {
   stamp "peer: llama-batched-bench at the stories' lengths (256 x $spp + $stg)"
   "$prefix/bin/llama-batched-bench" -m "$model" -c $((256 * (spp + stg))) -b 2048 -ub 512 -ngl 99 -npp "$spp" -ntg "$stg" -npl 256 \
     --output-format jsonl 2>> "$W/bb.log" | grep '^{' > "$W/results/bb-stories-$TYPE.jsonl"
+  # the same with a q8_0 KV cache: the peer of bench's stories row with --kv-cache q8_0
+  "$prefix/bin/llama-batched-bench" -m "$model" -c $((256 * (spp + stg))) -b 2048 -ub 512 -ngl 99 -npp "$spp" -ntg "$stg" -npl 256 \
+    -fa on -ctk q8_0 -ctv q8_0 --output-format jsonl 2>> "$W/bb.log" | grep '^{' > "$W/results/bb-stories-q8_0-$TYPE.jsonl"
   if [ -z "${NO_HF:-}" ] && [ ! -s "$W/results/hf-peers.json" ]; then   # once a run
     # generate() at the brief's lengths (64 + 128) and at the stories' own, at batch sizes up to what fits (HF's
     # rate grows with the batch: a step of 640 sequences costs 1.4 times one of 256); the

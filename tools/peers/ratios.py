@@ -57,6 +57,14 @@ stories_shape = f"{bench['story_prompt_tokens']}+{bench['story_max_tokens']}"
 add(f"stories tok/s vs HF generate at their lengths ({stories_shape}, best batch)", story["tokensPerSecond"],
     hf_generate.get(stories_shape), "HF generate", ">= 3x")
 add("stories tok/s vs HF generate at 64 + 128 (best batch)", story["tokensPerSecond"], hf_generate.get("64+128"), "HF generate", "")
+other_cache = next((r for r in bench["rows"] if r["stage"] == "stories" and r["condition"].endswith(" KV cache")), None)
+if other_cache:  # the shared-prompt stories with the other KV cache (f16 / q8_0): HF's cache is float16 either way
+    cache = other_cache["condition"].rsplit(", ", 1)[1]
+    add(f"stories tok/s, {cache}", other_cache["tokensPerSecond"], story["tokensPerSecond"], f"{bench.get('story_kv_cache', 'f16')} KV cache", "")
+    add(f"  vs HF generate at their lengths ({stories_shape}, best batch)", other_cache["tokensPerSecond"], hf_generate.get(stories_shape), "HF generate", "")
+    bb_q8 = last_json(f"{d}/bb-stories-q8_0-{wt}.jsonl")
+    if bb_q8 and "q8_0" in cache:
+        add("  vs llama-batched-bench at their lengths, q8_0 KV cache", other_cache["tokensPerSecond"], bb_q8["speed_tg"], "llama-batched-bench S_TG", "")
 hf_forward_name = f"HF forward+hidden states ({hf_forward['dtype'] if hf_forward else '-'})"
 add("extraction tok/s (capture every layer)", extract["tokensPerSecond"], hf_forward and hf_forward["best_forward_tokens_per_second"], hf_forward_name, ">= 1.0x")
 for other in [r for r in bench["rows"] if r["stage"] == "extraction" and r["condition"].startswith("capture")][1:]:

@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import org.emovec.engine.GeneratorOptions;
 import org.emovec.engine.Sizing;
 import org.emovec.io.AtomicFiles;
 import org.emovec.pipeline.Bench;
@@ -39,6 +40,10 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--vram-budget", description = "keep peak device memory under this (e.g. 8G), as `emovec run --vram-budget` does")
     String vramBudget;
+
+    @Option(names = "--kv-cache", defaultValue = "f16", description = "story generation's KV cache, f16 or q8_0, as `emovec run --kv-cache`;"
+            + " the shared-prompt stories are timed with the other one too (default: ${DEFAULT-VALUE})")
+    String kvCache;
 
     @Option(names = "--emotions", defaultValue = "4", description = "emotions whose stories are generated (default: ${DEFAULT-VALUE})")
     int emotions;
@@ -79,7 +84,7 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Path modelPath = modelOptions.path();
-        Sizing sizing = Sizing.of(parallel, modelPath, vramBudget).withLanes(lanes);
+        Sizing sizing = Sizing.of(parallel, modelPath, vramBudget).withLanes(lanes).withStoryCache(GeneratorOptions.KvCache.of(kvCache));
         List<int[]> shapes = new ArrayList<>();
         for (String shape : extractionShapes) {
             String[] bu = shape.toLowerCase(Locale.ROOT).split("x");

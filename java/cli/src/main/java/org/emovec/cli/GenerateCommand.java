@@ -90,6 +90,9 @@ final class GenerateCommand implements Callable<Integer> {
             + " its own KV cache); 0, the default: two on a GPU, one on CPU")
     int lanes;
 
+    @Option(names = "--kv-cache", defaultValue = "f16", description = "KV cache: f16 or q8_0 (half the memory; tokens change by its rounding) (default: ${DEFAULT-VALUE})")
+    String kvCache;
+
     @Option(names = "--ignore-eog", description = "keep generating past end-of-turn tokens (throughput runs of exact length)")
     boolean ignoreEog;
 
@@ -109,7 +112,8 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        GeneratorOptions options = new GeneratorOptions(parallel, ctx, batch, threads, ignoreEog, sampler).withLanes(lanes);
+        GeneratorOptions options = new GeneratorOptions(parallel, ctx, batch, threads, ignoreEog, sampler).withLanes(lanes)
+                .withKvCache(GeneratorOptions.KvCache.of(kvCache));
         if (maxTokens < 1) throw new ParameterException(spec.commandLine(), "--max-tokens must be at least 1");
         Path modelPath = modelOptions.path();
         List<JsonNode> lines = readPrompts();
@@ -168,6 +172,7 @@ final class GenerateCommand implements Callable<Integer> {
                 o.put("sequences", finished[0]);
                 o.put("parallel", parallel);
                 o.put("lanes", lanesUsed);
+                o.put("kv_cache", kvCache);
                 o.put("load_seconds", (loaded - t0) / 1e9);
                 o.put("wall_seconds", secs);
                 o.put("overall_tokens_per_second", newTokens[0] / secs);

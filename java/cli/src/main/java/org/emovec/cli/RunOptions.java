@@ -51,6 +51,10 @@ final class RunOptions {
     @Option(names = "--story-max-tokens", description = "new tokens per story at most (default 600)")
     Integer storyMaxTokens;
 
+    @Option(names = "--kv-cache", description = "story generation's KV cache: f16 (default) or q8_0 (half the memory, faster decoding on a GPU;"
+            + " the stories change by its rounding). Extraction and the checks always use f16")
+    String kvCache;
+
     @Option(names = "--neutral-topics", description = "neutral dialogue topics, 2..40 (default 40)")
     Integer neutralTopics;
 
@@ -141,6 +145,7 @@ final class RunOptions {
         if (stories != null) o.put("storiesPerTopic", stories);
         if (storiesPerCall != null) o.put("storiesPerCall", storiesPerCall);
         if (storyMaxTokens != null) o.put("storyMaxTokens", storyMaxTokens);
+        if (kvCache != null) o.put("storyKvCache", kvCache);
         if (neutralTopics != null) o.put("neutralTopics", neutralTopics);
         if (seed != null) o.put("seed", seed);
         if (layers != null) o.put("layers", layers.equals("all") ? Settings.allLayers(modelLayers) : toList(CaptureCommand.parseLayers(layers, modelLayers)));

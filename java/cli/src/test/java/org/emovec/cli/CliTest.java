@@ -45,6 +45,9 @@ class CliTest {
         r = run("run", "--model", tiny().toString(), "--out", dir.resolve("run").toString(), "--emotions", "happy,glorp", "--quiet");
         assertEquals(1, r.code());
         assertTrue(r.err().contains("'glorp' is not one of the paper's 171 emotions"), r.err());
+        r = run("run", "--model", tiny().toString(), "--out", dir.resolve("run").toString(), "--kv-cache", "q4", "--quiet");
+        assertEquals(1, r.code());
+        assertEquals("emovec: --kv-cache must be f16 or q8_0, not q4", r.err().strip());
         r = run("validate", "--out", dir.resolve("nothing").toString(), "--quiet");
         assertEquals(1, r.code());
     }
@@ -57,20 +60,24 @@ class CliTest {
         assertEquals(0, r.code(), r.err());
         var result = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.toFile());
         var rows = result.get("rows");
-        // stories 2 ways (one context on a CPU); plain prefill and capture each in the pipeline's layout, with one KV
-        // stream for the batch and at the asked shape (a stream per text); preferences 3 ways, and all prompts on
-        // one KV stream in two batch shapes
-        assertEquals(13, rows.size());
+        // stories 3 ways (one context on a CPU; shared with the q8_0 cache too); plain prefill and capture each in the
+        // pipeline's layout, with one KV stream for the batch and at the asked shape (a stream per text); preferences
+        // 3 ways, and all prompts on one KV stream in two batch shapes
+        assertEquals(14, rows.size());
         assertEquals(6, rows.get(1).get("items").asInt(), "2 emotions x 3 stories sharing one prompt each");
-        assertTrue(rows.get(2).get("condition").asText().endsWith("a KV stream per text"), rows.get(2).toString());
-        assertTrue(rows.get(3).get("condition").asText().endsWith("1024-token batches, ubatch 1024"), rows.get(3).toString());
-        assertTrue(rows.get(4).get("condition").asText().endsWith("1024-token batches, ubatch 256, a KV stream per text"), rows.get(4).toString());
-        assertTrue(rows.get(5).get("condition").asText().startsWith("capture"), rows.get(5).toString());
-        assertTrue(rows.get(7).get("condition").asText().endsWith("ubatch 256, a KV stream per text"), rows.get(7).toString());
-        assertEquals(4032, rows.get(8).get("items").asInt(), "every ordered pair of the 64 activities");
-        assertTrue(rows.get(8).get("condition").asText().equals("all prompts, unsteered"), rows.get(8).toString());
-        assertTrue(rows.get(11).get("condition").asText().endsWith("8192-token batches, ubatch 512, one KV stream"), rows.get(11).toString());
-        assertTrue(rows.get(12).get("condition").asText().endsWith("1024-token batches, ubatch 1024, one KV stream"), rows.get(12).toString());
+        assertTrue(rows.get(2).get("condition").asText().endsWith(", q8_0 KV cache"), rows.get(2).toString());
+        assertEquals("f16", result.get("story_kv_cache").asText());
+        int e = 3; // extraction's rows
+        assertTrue(rows.get(e).get("condition").asText().endsWith("a KV stream per text"), rows.get(e).toString());
+        assertTrue(rows.get(e + 1).get("condition").asText().endsWith("1024-token batches, ubatch 1024"), rows.get(e + 1).toString());
+        assertTrue(rows.get(e + 2).get("condition").asText().endsWith("1024-token batches, ubatch 256, a KV stream per text"), rows.get(e + 2).toString());
+        assertTrue(rows.get(e + 3).get("condition").asText().startsWith("capture"), rows.get(e + 3).toString());
+        assertTrue(rows.get(e + 5).get("condition").asText().endsWith("ubatch 256, a KV stream per text"), rows.get(e + 5).toString());
+        int p = e + 6; // preferences'
+        assertEquals(4032, rows.get(p).get("items").asInt(), "every ordered pair of the 64 activities");
+        assertTrue(rows.get(p).get("condition").asText().equals("all prompts, unsteered"), rows.get(p).toString());
+        assertTrue(rows.get(p + 3).get("condition").asText().endsWith("8192-token batches, ubatch 512, one KV stream"), rows.get(p + 3).toString());
+        assertTrue(rows.get(p + 4).get("condition").asText().endsWith("1024-token batches, ubatch 1024, one KV stream"), rows.get(p + 4).toString());
         assertTrue(r.out().contains("span steering"), r.out());
         // the paper's corpus at these rates: 171 x 100 x 12 stories and 40 x 2 dialogues, at the shared-prompt story rate
         var paper = result.get("paper_scale");

@@ -98,6 +98,11 @@ public final class BatchGenerator implements AutoCloseable {
     public BatchGenerator(Model model, GeneratorOptions options) {
         this.model = model;
         this.options = options;
+        int headDim = model.width() / model.heads();
+        if (!options.kvCache().holds(headDim)) {
+            throw new EmovecException("a " + options.kvCache().id() + " KV cache stores blocks of " + options.kvCache().type.blockSize + " values, and this model's heads hold "
+                    + headDim + ": use --kv-cache f16");
+        }
         backendSampling = options.sampler() == GeneratorOptions.Sampler.BACKEND;
         candidates = backendSampling ? 0 : Math.max(0, hookTopK());
         lanes = Lanes.open(options.lanes(), Lane::new, "generating");
@@ -194,10 +199,14 @@ public final class BatchGenerator implements AutoCloseable {
             p.n_threads(options.threads());
             p.n_threads_batch(options.threads());
             p.kv_unified(false); // a KV stream per sequence keeps attention cheap; shared prompts are copied between streams
-            // On CPU, llama.cpp's flash attention sums in an order that depends on how many queries a micro-batch
-            // holds, so a sequence's tokens would depend on its batch; without it they do not (PipelineTest). On
-            // CUDA the kernels' choice depends on batch shape either way: there, regeneration matches only in law.
-            if (!llama_supports_gpu_offload()) p.flash_attn_type(0);
+            p.type_k(options.kvCache().type.id);
+            p.type_v(options.kvCache().type.id);
+            // On CPU, llama.cpp's flash attention over an F16 cache sums in an order that depends on how many queries
+            // a micro-batch holds, so a sequence's tokens would depend on its batch; without it they do not
+            // (PipelineTest). A quantized V cache needs it, and there each query row is summed alone, in one order
+            // (ggml-cpu's flash_attn_ext tiles and splits F16/F32 caches only). On CUDA the kernels' choice depends
+            // on batch shape either way: there, regeneration matches only in law.
+            if (!llama_supports_gpu_offload()) p.flash_attn_type(options.kvCache() == GeneratorOptions.KvCache.F16 ? 0 : 1);
             p.no_perf(true);
             chains = new llama_sampler[options.parallel()];
             if (backendSampling) {

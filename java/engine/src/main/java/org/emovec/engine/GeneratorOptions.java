@@ -1,5 +1,7 @@
 package org.emovec.engine;
 
+import org.emovec.gguf.GgmlType;
+
 /**
  * Sizes of a batched generator. parallel: sequences decoded together (1..256, llama.cpp's n_seq_max limit);
  * contextPerSequence: prompt plus generated tokens one sequence may hold; batchTokens: tokens per llama_decode
@@ -8,16 +10,46 @@ package org.emovec.engine;
  * sampler: where tokens are drawn (see {@link Sampler}); sharePrompts: requests with the same prompt (and no capture
  * or steering) copy its KV cache from a sequence that already holds it instead of prefilling it again; lanes:
  * llama.cpp contexts of parallel sequences each, stepped in turn so that the GPU does not wait for the host
- * between steps (0: two where llama.cpp offloads to a GPU, else one; each holds its own KV cache).
+ * between steps (0: two where llama.cpp offloads to a GPU, else one; each holds its own KV cache); kvCache: the
+ * element type of the KV cache (see {@link KvCache}).
  */
 public record GeneratorOptions(int parallel, int contextPerSequence, int batchTokens, int threads,
-                               boolean ignoreEndOfTurn, Sampler sampler, boolean sharePrompts, int lanes) {
+                               boolean ignoreEndOfTurn, Sampler sampler, boolean sharePrompts, int lanes, KvCache kvCache) {
     /**
      * HOST: emovec's native sampler over the logits llama.cpp copies back (a pure function of seed and step).
      * BACKEND: llama.cpp's experimental on-device sampler chains (top-k, top-p, temperature, dist), one per
      * sequence; only the sampled token crosses to the host. Same semantics, a different random stream.
      */
     public enum Sampler { HOST, BACKEND }
+
+    /**
+     * The generator's KV cache. F16: keys and values rounded as HF's float16 cache rounds them. Q8_0: llama.cpp's
+     * 8-bit blocks (32 values and an F16 scale), 0.53x the bytes, so twice the sequences fit in the same memory; on
+     * an H100 its decode runs at 0.6x F16's (ggml-cuda's vector attention kernel instead of the tensor-core one).
+     * Its rounding moves the logits, so the stories differ from F16's token by token. Extraction and the checks
+     * always keep F16: they measure activations.
+     */
+    public enum KvCache {
+        F16(GgmlType.F16), Q8_0(GgmlType.Q8_0);
+
+        public final GgmlType type;
+
+        KvCache(GgmlType type) { this.type = type; }
+
+        /** As --kv-cache names it: f16, q8_0. */
+        public String id() { return name().toLowerCase(java.util.Locale.ROOT); }
+
+        public static KvCache of(String id) {
+            for (KvCache c : values()) if (c.id().equals(id)) return c;
+            throw new EmovecException("--kv-cache must be f16 or q8_0, not " + id);
+        }
+
+        /** Whether a model's heads of headDim values split into this type's blocks (llama.cpp refuses the cache otherwise). */
+        public boolean holds(int headDim) { return headDim % type.blockSize == 0; }
+
+        /** Bytes a cache of this type takes for what F16 holds in f16Bytes. */
+        public long bytesFor(long f16Bytes) { return f16Bytes / 2 / type.blockSize * type.blockBytes; }
+    }
 
     public static final int MAX_PARALLEL = 256;
 
@@ -28,19 +60,24 @@ public record GeneratorOptions(int parallel, int contextPerSequence, int batchTo
         if (threads <= 0) threads = Runtime.getRuntime().availableProcessors();
         if (sampler == null) sampler = Sampler.HOST;
         if (lanes < 0) throw new EmovecException("--lanes must be 0 (automatic) or more, not " + lanes);
+        if (kvCache == null) kvCache = KvCache.F16;
     }
 
     /** One context, prompts shared. */
     public GeneratorOptions(int parallel, int contextPerSequence, int batchTokens, int threads, boolean ignoreEndOfTurn, Sampler sampler) {
-        this(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, true, 1);
+        this(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, true, 1, KvCache.F16);
     }
 
     public GeneratorOptions withSharePrompts(boolean share) {
-        return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, share, lanes);
+        return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, share, lanes, kvCache);
     }
 
     public GeneratorOptions withLanes(int n) {
-        return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, sharePrompts, n);
+        return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, sharePrompts, n, kvCache);
+    }
+
+    public GeneratorOptions withKvCache(KvCache cache) {
+        return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, sharePrompts, lanes, cache);
     }
 
     public static GeneratorOptions of(int parallel, int contextPerSequence) {

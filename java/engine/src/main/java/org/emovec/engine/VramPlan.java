@@ -11,7 +11,7 @@ import org.emovec.gguf.TensorInfo;
  * How much of a device-memory budget each part takes, from the GGUF's own tensor table (before anything is
  * loaded): the weights llama.cpp puts on the GPU (every tensor but the input embeddings, which stay on the host),
  * a compute buffer for one micro-batch (its logits rows dominate), a reserve for the CUDA context, cuBLAS
- * workspace and pool slack, and what is left for the KV cache, which sets how many sequences run together.
+ * workspace and pool slack, and what is left for the KV cache (kvBytesPerToken: F16's), which sets how many sequences run together.
  * All layers go on the GPU: a budget that cannot hold them is refused (offloading layers to the CPU would make
  * a paper-scale run take days).
  */
@@ -59,9 +59,9 @@ public record VramPlan(long budgetBytes, long weightBytes, long kvBytesPerToken,
     /** llama.cpp rounds each sequence's KV stream (and a whole context) up to a multiple of 256 cells. */
     static long padded(long tokens) { return (tokens + 255) / 256 * 256; }
 
-    /** How many sequences of contextPerSequence tokens fit, at most wanted (and at least 1). */
-    public int sequences(int contextPerSequence, int wanted) {
-        long n = kvBytes() / (kvBytesPerToken * padded(contextPerSequence));
+    /** How many sequences of contextPerSequence tokens fit in a cache of that type, at most wanted (and at least 1). */
+    public int sequences(int contextPerSequence, int wanted, GeneratorOptions.KvCache cache) {
+        long n = kvBytes() / cache.bytesFor(kvBytesPerToken * padded(contextPerSequence));
         return (int) Math.max(1, Math.min(wanted, n));
     }
 

@@ -16,7 +16,7 @@ public final class DefaultModel {
     }
 
     public static synchronized Path tiny() throws IOException {
-        Path p = cacheDir().resolve("models").resolve("emovec-tiny-f32-seed" + SEED + ".gguf");
+        Path p = cacheDir().resolve("models").resolve("emovec-tiny-" + ModelPreset.TINY.shape() + "-f32-seed" + SEED + ".gguf");
         if (!Files.exists(p)) ModelMaker.make(ModelPreset.TINY, WeightFormat.F32, SEED, p);
         return p;
     }

@@ -9,8 +9,11 @@ import java.util.stream.Collectors;
  * benchmarks; {@link #TINY} keeps tests and the demo fast.
  */
 public enum ModelPreset {
-    /** A few layers, narrow: tests, the demo, the plain-Java reference. Output tied to the embeddings. */
-    TINY("tiny", 4, 64, 4, 2, 192, 8192, true),
+    /**
+     * A few layers, narrow: tests, the demo, the plain-Java reference. Output tied to the embeddings. Heads of 32
+     * (GQA 2/1), the least a quantized KV cache takes (llama.cpp's q8_0 and q4_0 blocks hold 32 values).
+     */
+    TINY("tiny", 4, 64, 2, 1, 192, 8192, true),
     /** Exactly Llama 3.1 8B's shape (32 layers, 4096 wide, GQA 32/8, FFN 14336, Llama 3 RoPE scaling). */
     LLAMA_3_1_8B("llama-3.1-8b", 32, 4096, 32, 8, 14336, 131072, false),
     /** The 8B shape cut to 4 layers: references against HF transformers on the GPU at full width, quickly. */
@@ -45,6 +48,9 @@ public enum ModelPreset {
     }
 
     public int headDim() { return width / heads; }
+
+    /** The shape in a file name: layers, width, heads, KV heads, FFN (a cached model of another shape is not reused). */
+    public String shape() { return layers + "L" + width + "w" + heads + "h" + kvHeads + "kv" + ffn + "f"; }
 
     public static ModelPreset byId(String id) {
         for (ModelPreset p : values()) if (p.id.equals(id)) return p;

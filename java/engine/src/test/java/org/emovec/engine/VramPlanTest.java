@@ -33,8 +33,11 @@ class VramPlanTest {
         assertEquals(weights, p.weightBytes(), "every tensor but the input embeddings (unless they are the output too)");
         assertEquals(512, p.ubatchTokens());
         long perSequence = p.kvBytesPerToken() * 768; // 600 tokens: llama.cpp pads a stream to 768 cells
-        assertEquals(Math.min(256, p.kvBytes() / perSequence), p.sequences(600, 256));
-        assertEquals(3, p.sequences(600, 3), "never more than asked for");
+        var f16 = GeneratorOptions.KvCache.F16;
+        assertEquals(Math.min(256, p.kvBytes() / perSequence), p.sequences(600, 256, f16));
+        assertEquals(3, p.sequences(600, 3, f16), "never more than asked for");
+        // a q8_0 cache: blocks of 32 values in 34 bytes, against F16's 64
+        assertEquals(p.kvBytes() / (perSequence / 64 * 34), p.sequences(600, Integer.MAX_VALUE, GeneratorOptions.KvCache.Q8_0));
         assertTrue(p.tokens(1 << 30, 100) % 256 == 0 && p.tokens(1 << 30, 100) <= p.kvBytes() / p.kvBytesPerToken());
         // A budget below the CUDA reserve holds nothing: refused with what it would take.
         EmovecException e = assertThrows(EmovecException.class, () -> VramPlan.of(tiny, 100L << 20));
@@ -45,8 +48,11 @@ class VramPlanTest {
     @Test
     void sizingWithABudgetCapsTheGeneratorAndScorer() {
         VramPlan p = VramPlan.of(TestModels.tiny(), 1L << 30);
-        Sizing s = new Sizing(256, p, 0);
-        assertEquals(p.sequences(700, 256), s.generator(700, 1000).parallel());
+        Sizing s = new Sizing(256, p, 0, null);
+        assertEquals(p.sequences(700, 256, GeneratorOptions.KvCache.F16), s.generator(700, 1000).parallel());
+        Sizing q8 = s.withStoryCache(GeneratorOptions.KvCache.Q8_0);
+        assertEquals(p.sequences(700, 256, GeneratorOptions.KvCache.Q8_0), q8.generator(700, 1000).parallel());
+        assertEquals(GeneratorOptions.KvCache.Q8_0, q8.generator(700, 1000).kvCache());
         assertEquals(10, s.generator(700, 10).parallel(), "no more sequences than requests");
         assertEquals(64, Sizing.of(64).generator(700, 1000).parallel());
         assertEquals(1, s.withLanes(2).generator(700, 1000).lanes(), "a budget plans one context's KV cache");

@@ -12,6 +12,7 @@ import org.emovec.engine.BatchGenerator;
 import org.emovec.engine.CaptureRequest;
 import org.emovec.engine.GenerationRequest;
 import org.emovec.engine.GenerationResult;
+import org.emovec.engine.GeneratorOptions;
 import org.emovec.engine.GpuMemory;
 import org.emovec.engine.Model;
 import org.emovec.engine.PromptScorer;
@@ -86,15 +87,23 @@ public final class Bench {
             int parallelUsed = 0;
             int lanesUsed = 1;
             // baseline first (the table's ratios are to the first row); then, where the pipeline's generator steps
-            // several contexts, the same shared-prompt stories on one, as the peer in the same run
-            for (int condition = 0; condition < 3; condition++) {
+            // several contexts, the same shared-prompt stories on one, as the peer in the same run; then the shared
+            // stories with the other KV cache (f16 / q8_0), where the model's heads take it
+            GeneratorOptions.KvCache cache = sizing.storyCache();
+            GeneratorOptions.KvCache otherCache = cache == GeneratorOptions.KvCache.F16 ? GeneratorOptions.KvCache.Q8_0 : GeneratorOptions.KvCache.F16;
+            out.put("story_kv_cache", cache.id());
+            for (int condition = 0; condition < 4; condition++) {
                 boolean share = condition > 0;
                 var options = sizing.generator(Stories.contextPerSequence(requests), requests.size()).withSharePrompts(share);
                 if (condition == 2) {
-                    if (lanesUsed == 1) break;
+                    if (lanesUsed == 1) continue;
                     options = options.withLanes(1);
                 }
-                parallelUsed = options.parallel();
+                if (condition == 3) {
+                    if (!otherCache.holds(model.width() / model.heads())) break;
+                    options = sizing.withStoryCache(otherCache).generator(Stories.contextPerSequence(requests), requests.size());
+                }
+                parallelUsed = condition < 2 ? options.parallel() : parallelUsed;
                 try (GpuMemory.Peak peak = new GpuMemory.Peak(); BatchGenerator g = new BatchGenerator(model, options)) {
                     long s0 = System.nanoTime();
                     List<GenerationResult> results = g.generateAll(requests);
@@ -102,7 +111,12 @@ public final class Bench {
                     long generated = results.stream().mapToLong(r -> r.tokens().length).sum();
                     if (condition == 1) results.forEach(r -> texts.add(r.text()));
                     // steady state: steps with no prompt in the batch (a short bench's last wave runs part-empty)
-                    String key = condition == 2 ? "shared_one_context" : share ? "shared" : "prefilled";
+                    String key = switch (condition) {
+                        case 0 -> "prefilled";
+                        case 1 -> "shared";
+                        case 2 -> "shared_one_context";
+                        default -> "shared_" + otherCache.id();
+                    };
                     out.put("stories_decode_only_tokens_per_second_" + key, g.stats().decodeOnlyTokensPerSecond());
                     // decode ceiling: each step streams the weights once for `parallel` sequences, or is compute-bound
                     double ceiling = Math.min(computeCeiling, options.parallel() * o.peakBandwidth() / model.bytes());
@@ -111,7 +125,8 @@ public final class Bench {
                         out.put("story_lanes", lanesUsed);
                     }
                     String contexts = g.lanes() > 1 ? " x " + g.lanes() + " contexts in turn" : "";
-                    rows.add(new Row("stories", (share ? "prompt KV shared" : "each prompt prefilled") + ", " + options.parallel() + " parallel" + contexts,
+                    rows.add(new Row("stories", (share ? "prompt KV shared" : "each prompt prefilled") + ", " + options.parallel() + " parallel" + contexts
+                            + (condition == 3 ? ", " + otherCache.id() + " KV cache" : ""),
                             results.size(), generated, secs, results.size() / secs, generated / secs, peak.bytes(), gpu ? ceiling : null));
                     print(rows.get(rows.size() - 1));
                     Map<String, Double> host = hostPerStep(g.stats());

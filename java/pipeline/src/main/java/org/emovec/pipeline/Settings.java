@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Set;
 
 import org.emovec.engine.EmovecException;
+import org.emovec.engine.GeneratorOptions;
 import org.emovec.paperdata.PaperData;
 
 /**
@@ -20,7 +21,7 @@ import org.emovec.paperdata.PaperData;
 public record Settings(
         // stories: the paper's corpus
         List<String> emotions, int topics, int storiesPerTopic, int storiesPerCall, String storyUserTurn,
-        int storyMaxTokens, float temperature, int topK, float topP, long seed,
+        int storyMaxTokens, float temperature, int topK, float topP, long seed, String storyKvCache,
         int neutralTopics, int dialoguesPerTopic, int dialogueMaxTokens,
         // extract: activations and vectors
         int fromToken, List<Integer> layers, double pcaVariance,
@@ -47,6 +48,8 @@ public record Settings(
         if (!List.of("header-end", "header").contains(readAt)) throw new EmovecException("--read-at must be header-end or header, not " + readAt);
         if (!List.of("none", "columns").contains(scenarioCentering)) throw new EmovecException("--scenario-centering must be none or columns");
         if (fromToken < 1) throw new EmovecException("--from-token must be at least 1");
+        if (storyKvCache == null) storyKvCache = "f16"; // runs from before the setting
+        GeneratorOptions.KvCache.of(storyKvCache);
         emotions = List.copyOf(emotions);
         layers = List.copyOf(layers);
         steerExemplars = List.copyOf(steerExemplars);
@@ -54,7 +57,7 @@ public record Settings(
 
     /** The paper's scale: 171 emotions x 100 topics x 12 stories, vectors at about 2/3 depth. */
     public static Settings paper(int modelLayers) {
-        return new Settings(allEmotions(), 100, 12, 1, "Write the stories now.", 600, 0.8f, 40, 0.95f, 1,
+        return new Settings(allEmotions(), 100, 12, 1, "Write the stories now.", 600, 0.8f, 40, 0.95f, 1, "f16",
                 NeutralTopics.all().size(), 2, 800,
                 50, allLayers(modelLayers), 0.5,
                 defaultLayer(modelLayers), "header-end", "none", 10, 32, 100, 1000,
@@ -97,6 +100,9 @@ public record Settings(
         return List.copyOf(out);
     }
 
+    /** The stories' KV cache ({@link GeneratorOptions.KvCache}), as --kv-cache names it. */
+    public GeneratorOptions.KvCache storyCache() { return GeneratorOptions.KvCache.of(storyKvCache); }
+
     /** A copy with some fields changed, by name (e.g. from command-line options). */
     public Settings with(Map<String, Object> changes) {
         Map<String, Object> m = asMap();
@@ -114,7 +120,7 @@ public record Settings(
     public static String stageOf(String field) {
         return switch (field) {
             case "emotions", "topics", "storiesPerTopic", "storiesPerCall", "storyUserTurn", "storyMaxTokens", "temperature", "topK",
-                 "topP", "seed", "neutralTopics", "dialoguesPerTopic", "dialogueMaxTokens" -> "stories";
+                 "topP", "seed", "storyKvCache", "neutralTopics", "dialoguesPerTopic", "dialogueMaxTokens" -> "stories";
             case "fromToken", "layers", "pcaVariance" -> "extract";
             default -> "validate";
         };

@@ -107,7 +107,7 @@ public final class Stories {
     private static void generate(Model model, List<Call> calls, Settings s, Sizing sizing, Path journal, Progress bar) throws IOException {
         if (calls.isEmpty()) return;
         List<GenerationRequest> requests = requests(model, calls, s);
-        GeneratorOptions options = sizing.generator(contextPerSequence(requests), calls.size());
+        GeneratorOptions options = sizing.withStoryCache(s.storyCache()).generator(contextPerSequence(requests), calls.size());
         long t0 = System.nanoTime();
         long[] tokens = {0};
         try (BatchGenerator gen = new BatchGenerator(model, options);
