@@ -26,7 +26,7 @@ import org.emovec.paperdata.PaperData;
 /**
  * `emovec bench`: the pipeline's own work on one model, at a small scale, timed stage by stage with the same code
  * the stages run: story generation with the paper's prompt and sampling (with and without sharing each prompt's
- * KV cache across its stories), extraction (prefill with capture of every layer, and plain prefill as the peer in
+ * KV cache across its stories; shared with the other KV cache type too), extraction (prefill with capture of every layer, and plain prefill as the peer in
  * the same run), preference scoring (the 4032 prompts; the steered pairs with and without span steering), model
  * load time and peak device memory per stage. Rates are set against the hardware's ceilings.
  */
