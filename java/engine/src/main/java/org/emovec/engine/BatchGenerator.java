@@ -98,10 +98,9 @@ public final class BatchGenerator implements AutoCloseable {
     public BatchGenerator(Model model, GeneratorOptions options) {
         this.model = model;
         this.options = options;
-        int headDim = model.width() / model.heads();
-        if (!options.kvCache().holds(headDim)) {
+        if (!options.kvCache().holds(model.headDim())) {
             throw new EmovecException("a " + options.kvCache().id() + " KV cache stores blocks of " + options.kvCache().type.blockSize + " values, and this model's heads hold "
-                    + headDim + ": use --kv-cache f16");
+                    + model.headDim() + ": use --kv-cache f16");
         }
         backendSampling = options.sampler() == GeneratorOptions.Sampler.BACKEND;
         candidates = backendSampling ? 0 : Math.max(0, hookTopK());

@@ -48,6 +48,8 @@ public final class Model implements AutoCloseable {
     public int width() { return llama_model_n_embd(live()); }
     public int heads() { return llama_model_n_head(live()); }
     public int kvHeads() { return llama_model_n_head_kv(live()); }
+    /** Values per attention head (a Llama's width over its heads). */
+    public int headDim() { return width() / heads(); }
     public int vocabSize() { return llama_vocab_n_tokens(vocab); }
     public int trainedContext() { return llama_model_n_ctx_train(live()); }
     public long parameters() { return llama_model_n_params(live()); }

@@ -100,7 +100,7 @@ public final class Bench {
                     options = options.withLanes(1);
                 }
                 if (condition == 3) {
-                    if (!otherCache.holds(model.width() / model.heads())) break;
+                    if (!otherCache.holds(model.headDim())) break;
                     options = sizing.withStoryCache(otherCache).generator(Stories.contextPerSequence(requests), requests.size());
                 }
                 parallelUsed = condition < 2 ? options.parallel() : parallelUsed;
