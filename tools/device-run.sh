@@ -8,7 +8,7 @@
 #   hooks job: emovec's CUDA captures and steering vs HF transformers (tools/hf-reference), and hook overhead (emovec bench)
 # overhead job: what capture and steering cost (emovec bench hooks). trace job: GPU timelines (tools/cuda-trace).
 # profile job: the host's CPU time while generating stories (async-profiler, tools/host-profile).
-# bench job: emovec bench + peers (issue 5); graphs job: bench with and without CUDA graph updates; budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
+# bench job: emovec bench + peers (issue 5); stories job: `emovec stories` timed, an A/B of jars (STORY_JARS); graphs job: bench with and without CUDA graph updates; budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
 # JOBS picks the jobs (default "hooks overhead generate").
 # Long: start it with `setsid bash tools/device-run.sh start` and poll with `bash tools/device-run.sh poll`
 # from back-to-back device calls; `run` does it in the foreground. Stages already done are skipped.
@@ -54,7 +54,7 @@ stamp "native build in $prefix and $own"
 
 emovec() {
   "$JAVA_HOME/bin/java" ${EMOVEC_JAVA_OPTS:-} -Djava.library.path="$prefix/lib:$own/lib" -Dorg.bytedeco.javacpp.pathsFirst=true \
-    -jar "$root/.device/emovec.jar" "$@"
+    -jar "${EMOVEC_JAR:-$root/.device/emovec.jar}" "$@"
 }
 
 ensure_model() {   # preset $1 in weight type $2 at $3, written (random weights, seed 0) unless there already
@@ -334,6 +334,20 @@ job_budget() {
   emovec bench --model "$m" --vram-budget 3G; echo "exit $?"
   emovec generate --model "$model" --prompts "$root/tools/peers/oom-prompts.jsonl" -o "$W/oom.jsonl" --parallel 256 --ctx 120000; echo "exit $?"
   set -e
+}
+
+job_stories() {
+  # `emovec stories` timed alone, for each jar in STORY_JARS (files in .device/: an A/B of two builds on one machine,
+  # whose rates drift 5% between machines) and each layout in STORY_LAYOUTS (;-separated), alternating jars.
+  IFS=';' read -r -a layouts <<< "${STORY_LAYOUTS:---emotions 32 --topics 4}"
+  for layout in "${layouts[@]}"; do
+    for jar in ${STORY_JARS:-emovec.jar}; do
+      stamp "emovec stories $layout with $jar"
+      EMOVEC_JAR=$root/.device/$jar emovec stories --model "$model" --out "$W/stories-ab" --fresh $layout --stories 12 \
+        --story-max-tokens 300 --neutral-topics 2 --parallel 256 --quiet 2>&1 | grep "^emovec stories: .*calls," | head -n 1 \
+        | sed "s|^|$jar $layout: |" | tee -a "$W/results/stories-ab.txt"
+    done
+  done
 }
 
 job_corpus() {

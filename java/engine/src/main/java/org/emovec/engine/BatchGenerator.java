@@ -179,6 +179,7 @@ public final class BatchGenerator implements AutoCloseable {
         llama_sampler_seq_config chainConfigs;
         final Pointer memory;
         final Slot[] slots = new Slot[options.parallel()];
+        int running; // busy slots
         // the step in flight
         final int[] tokens, pos, seqs, rowSlot;
         final byte[] wantLogits;
@@ -244,13 +245,10 @@ public final class BatchGenerator implements AutoCloseable {
         /** A new run: empty slots. */
         void start() {
             for (int i = 0; i < slots.length; i++) slots[i] = new Slot(i);
+            running = 0;
         }
 
-        int active() {
-            int n = 0;
-            for (Slot s : slots) if (s.busy()) n++;
-            return n;
-        }
+        int free() { return slots.length - running; }
 
         /** Appends one token of sequence seq at position p to the batch being built; slot: its Slot, or PADDING. */
         private void addRow(int token, int p, int seq, boolean logits, int slot) {
@@ -388,7 +386,7 @@ public final class BatchGenerator implements AutoCloseable {
                 stats.decodeOnlyNanos += wall;
             }
             int active = 0;
-            for (Lane lane : lanes) active += lane.active();
+            for (Lane lane : lanes) active += lane.running;
             listener.step(nRows, active);
         }
 
@@ -431,6 +429,7 @@ public final class BatchGenerator implements AutoCloseable {
             lane.chains[s.seq] = fresh;
         }
         s.request = r;
+        lane.running++;
         Sampling sp = r.sampling();
         s.candidatesServe = candidates > 0 && (sp.temperature() <= 0 || (sp.topK() >= 1 && sp.topK() <= candidates));
         s.prompt = start.prompt();
@@ -456,20 +455,31 @@ public final class BatchGenerator implements AutoCloseable {
     /**
      * Hands free slots their next request, with the slot of the same context whose KV cache already holds its
      * prompt (the donor), if any: a KV cache is copied only within a context. A request whose prompt a slot of any
-     * context holds or is prefilling is held back for that context (it runs there once a slot is free), so with
-     * several contexts each prompt is prefilled once, in one of them; once the queue is empty, a free slot takes a
-     * held-back request whose prompt no slot is prefilling any more, prefilling it again where it has no donor.
+     * context holds or is prefilling is held back for that context (it runs there once a slot is free), so each
+     * prompt is prefilled once while the queue lasts; a slot whose prompt has requests held back runs them one after
+     * another in place. New prompts are dealt to the contexts in turn: one whose turn belongs to another context
+     * with free slots is left for it (its repeats held back for it), so a context filling its slots does not take
+     * every prompt of a short queue to prefill while the others idle, and prefill them again later. A prompt dealt
+     * to a context with no free slot goes to whoever asks. Once the queue is empty, a free slot takes a held-back
+     * request whose context has no free slot, prefilling its prompt again where no donor holds it.
      */
     private final class Feeder {
         record Start(GenerationRequest request, Prompt prompt, Slot donor) {}
 
+        /** Requests held back for one prompt, and the context they were held back for. */
+        private record Waiting(ArrayDeque<GenerationRequest> requests, Lane lane) {}
+
         private final Iterator<GenerationRequest> queue;
-        private final Map<Prompt, ArrayDeque<GenerationRequest>> waiting = new LinkedHashMap<>();
+        private final Map<Prompt, Waiting> waiting = new LinkedHashMap<>();
         private int nWaiting;
         private final int maxWaiting = 64 * options.parallel() * lanes.size();
+        private final Map<Lane, ArrayDeque<GenerationRequest>> dealt = new HashMap<>(); // new prompts left for a context
+        private final Map<Prompt, Lane> dealtTo = new HashMap<>();
+        private int turn; // new prompts dealt so far
 
         Feeder(Iterator<GenerationRequest> queue) {
             this.queue = queue;
+            for (Lane lane : lanes) dealt.put(lane, new ArrayDeque<>());
         }
 
         /** The next request for free slot s of lane, or null when none can start now. */
@@ -477,6 +487,7 @@ public final class BatchGenerator implements AutoCloseable {
             if (s.held != null && waiting.containsKey(s.held)) return take(s.held, s);
             Map<Prompt, Slot> donors = lane.donors(); // slots change only after this returns
             for (Prompt p : waiting.keySet()) if (donors.containsKey(p)) return take(p, donors.get(p));
+            if (!dealt.get(lane).isEmpty()) return startDealt(lane);
             while (queue.hasNext()) {
                 GenerationRequest r = queue.next();
                 if (!options.sharePrompts() || r.capture() != null || !r.steering().isEmpty() || r.prompt().length < 2) return new Start(r, null, null);
@@ -484,33 +495,54 @@ public final class BatchGenerator implements AutoCloseable {
                 if (p.equals(s.held)) return new Start(r, p, s);
                 Slot donor = donors.get(p);
                 if (donor != null) return new Start(r, p, donor);
-                if (nWaiting < maxWaiting && claimed(p, true)) {
-                    waiting.computeIfAbsent(p, k -> new ArrayDeque<>()).add(r);
+                Lane claimant = nWaiting < maxWaiting ? claimant(p, true) : null;
+                if (claimant != null) {
+                    waiting.computeIfAbsent(p, k -> new Waiting(new ArrayDeque<>(), claimant)).requests.add(r);
                     nWaiting++;
+                    continue;
+                }
+                Lane due = lanes.get(turn++ % lanes.size());
+                if (due != lane && due.free() > dealt.get(due).size()) {
+                    dealt.get(due).add(r);
+                    dealtTo.put(p, due);
                     continue;
                 }
                 return new Start(r, p, null);
             }
-            for (Prompt p : waiting.keySet()) if (!claimed(p, false)) return take(p, null);
+            for (Lane other : lanes) if (other.free() == 0 && !dealt.get(other).isEmpty()) return startDealt(other);
+            for (Map.Entry<Prompt, Waiting> e : waiting.entrySet()) {
+                Lane home = e.getValue().lane;
+                if ((home == lane || home.free() == 0) && claimant(e.getKey(), false) == null) return take(e.getKey(), null);
+            }
             return null;
         }
 
+        /** The first new prompt dealt to from, started by the slot asking (its held-back repeats follow it there). */
+        private Start startDealt(Lane from) {
+            GenerationRequest r = dealt.get(from).poll();
+            Prompt p = Prompt.of(r.prompt());
+            dealtTo.remove(p);
+            return new Start(r, p, null);
+        }
+
         private Start take(Prompt p, Slot donor) {
-            ArrayDeque<GenerationRequest> q = waiting.get(p);
-            GenerationRequest r = q.poll();
-            if (q.isEmpty()) waiting.remove(p);
+            Waiting w = waiting.get(p);
+            GenerationRequest r = w.requests.poll();
+            if (w.requests.isEmpty()) waiting.remove(p);
             nWaiting--;
             return new Start(r, p, donor);
         }
 
-        /** Whether a slot of any context is prefilling prompt p (or, with held, holds it). */
-        private boolean claimed(Prompt p, boolean held) {
+        /** The context with a slot prefilling prompt p or dealt it (or, with held, holding it), or null. */
+        private Lane claimant(Prompt p, boolean held) {
+            Lane to = dealtTo.get(p);
+            if (to != null) return to;
             for (Lane lane : lanes) {
                 for (Slot s : lane.slots) {
-                    if ((s.busy() && s.prefilling() && p.equals(s.prompt)) || (held && p.equals(s.held))) return true;
+                    if ((s.busy() && s.prefilling() && p.equals(s.prompt)) || (held && p.equals(s.held))) return lane;
                 }
             }
-            return false;
+            return null;
         }
     }
 
@@ -532,6 +564,7 @@ public final class BatchGenerator implements AutoCloseable {
         int[] generated = Arrays.copyOf(s.out, s.nOut);
         GenerationRequest r = s.request;
         s.request = null;
+        lane.running--;
         // the cache keeps only the prompt another request may share: shorter copies, less attention for padding
         s.past = s.held == null ? 0 : s.held.tokens().length - 1;
         llama_memory_seq_rm(lane.memory, s.seq, s.past, -1);

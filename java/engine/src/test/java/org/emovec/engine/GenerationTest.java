@@ -256,6 +256,37 @@ class GenerationTest {
     }
 
     @Test
+    void twoContextsSplitTheNewPromptsAndPrefillEachOnce() {
+        // The paper's layout in small: 4 prompts of 4 stories each, in queue order, on two contexts of 4 slots. The
+        // first context must leave every other new prompt to the second context (their repeats held back for it),
+        // not take all four to prefill while the second idles and then prefills them again: both run full at
+        // once and every prompt is prefilled exactly once, its repeats copying it and decoding only its last
+        // token. Tokens: those of each request alone with nothing shared.
+        List<GenerationRequest> reqs = new ArrayList<>();
+        long promptTokens = 0;
+        for (int p = 0; p < 4; p++) {
+            for (int i = 0; i < 4; i++) reqs.add(request("p" + p + "/" + i, "Prompt " + p + " of a story told four times over", 400 + 4 * p + i, 8));
+            promptTokens += reqs.get(4 * p).prompt().length;
+        }
+        GeneratorOptions options = new GeneratorOptions(4, 64, 2048, 0, true, GeneratorOptions.Sampler.HOST);
+        List<GenerationResult> alone;
+        try (BatchGenerator g = new BatchGenerator(model, options.withSharePrompts(false))) {
+            alone = g.generateAll(reqs);
+        }
+        int[] mostActive = {0};
+        java.util.Map<String, GenerationResult> byId = new java.util.HashMap<>();
+        try (BatchGenerator g = new BatchGenerator(model, options.withLanes(2))) {
+            g.run(reqs.iterator(), new BatchGenerator.Listener() {
+                public void finished(GenerationResult r) { byId.put(r.id(), r); }
+                public void step(int n, int active) { mostActive[0] = Math.max(mostActive[0], active); }
+            });
+            assertEquals(promptTokens + 12, g.stats().prefillTokens, "4 prompts prefilled once, 12 copies decoding their last prompt token");
+        }
+        assertEquals(8, mostActive[0], "both contexts full at once");
+        for (GenerationResult r : alone) assertArrayEquals(r.tokens(), byId.get(r.id()).tokens(), r.id());
+    }
+
+    @Test
     void promptsLongerThanTheContextAreReportedNotSilentlyCut() {
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < 600; i++) sb.append("word ");
