@@ -475,7 +475,7 @@ public final class BatchGenerator implements AutoCloseable {
         private final int maxWaiting = 64 * options.parallel() * lanes.size();
         private final Map<Lane, ArrayDeque<GenerationRequest>> dealt = new HashMap<>(); // new prompts left for a context
         private final Map<Prompt, Lane> dealtTo = new HashMap<>();
-        private int turn; // new prompts dealt so far
+        private int turn; // new prompts read so far: whose turn the next one is
 
         Feeder(Iterator<GenerationRequest> queue) {
             this.queue = queue;

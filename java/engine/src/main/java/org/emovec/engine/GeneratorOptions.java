@@ -26,8 +26,8 @@ public record GeneratorOptions(int parallel, int contextPerSequence, int batchTo
      * The generator's KV cache. F16: keys and values rounded as HF's float16 cache rounds them. Q8_0: llama.cpp's
      * 8-bit blocks (32 values and an F16 scale), 0.53x the bytes, so twice the sequences fit in the same memory. On
      * an H100 with memory to spare its decode runs at 0.6x F16's (ggml-cuda's vector attention kernel instead of
-     * the tensor-core one); within a small --vram-budget, where a step of 10 sequences costs little more than one
-     * of 5, the extra sequences win (Q4_K_M stories: 1.16x F16's at 8G, 1.36x at 6G).
+     * the tensor-core one); within a small --vram-budget, where a step of 10 sequences takes 1.5x one of 5, not
+     * 2x, the extra sequences win (Q4_K_M stories: 1.16x F16's at 8G, 1.36x at 6G).
      * Its rounding moves the logits, so the stories differ from F16's token by token. Extraction and the checks
      * always keep F16: they measure activations.
      */
