@@ -91,7 +91,8 @@ public final class Stories {
         List<Call> all = calls(s), todo = new ArrayList<>();
         for (Call c : all) if (!done.containsKey(c.id())) todo.add(c);
         if (!todo.isEmpty()) {
-            System.err.printf("emovec stories: %d generation calls (%d done before), up to %d in parallel%n", all.size(), done.size(), sizing.parallel());
+            System.err.printf("emovec stories: %d generation calls (%d done before), up to %d in parallel%s%n", all.size(), done.size(), sizing.parallel(),
+                    sizing.plan() != null ? " (fewer where the budget says: each pass below)" : "");
             long t0 = System.nanoTime();
             try (Progress bar = new Progress("stories", all.size(), done.size(), "calls", quiet)) {
                 // stories and dialogues apart: each pass sizes its per-sequence context to its own longest call
@@ -117,8 +118,10 @@ public final class Stories {
         }
         long t0 = System.nanoTime();
         long[] tokens = {0};
+        int contexts;
         try (BatchGenerator gen = new BatchGenerator(model, options);
              Writer w = Files.newBufferedWriter(journal, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
+            contexts = gen.lanes();
             gen.run(requests.iterator(), new BatchGenerator.Listener() {
                 @Override
                 public void finished(GenerationResult r) {
@@ -139,8 +142,8 @@ public final class Stories {
                 }
             });
         }
-        System.err.printf("emovec stories: %d calls, %d new tokens in %.1f s (%.0f tok/s)%n", calls.size(), tokens[0], (System.nanoTime() - t0) / 1e9,
-                tokens[0] / ((System.nanoTime() - t0) / 1e9));
+        System.err.printf("emovec stories: %d calls, %d new tokens in %.1f s (%.0f tok/s; %d at once x %d %s)%n", calls.size(), tokens[0],
+                (System.nanoTime() - t0) / 1e9, tokens[0] / ((System.nanoTime() - t0) / 1e9), options.parallel(), contexts, contexts == 1 ? "context" : "contexts");
     }
 
     /** The calls as generation requests: chat-templated, tokenized, each with its own seed. */
