@@ -67,6 +67,7 @@ class CliTest {
         assertEquals(6, rows.get(1).get("items").asInt(), "2 emotions x 3 stories sharing one prompt each");
         assertTrue(rows.get(2).get("condition").asText().endsWith(", q8_0 KV cache"), rows.get(2).toString());
         assertEquals("f16", result.get("story_kv_cache").asText());
+        assertTrue(result.get("kv_copy_identical_f16").asBoolean() && result.get("kv_copy_identical_q8_0").asBoolean(), r.err());
         int e = 3; // extraction's rows
         assertTrue(rows.get(e).get("condition").asText().endsWith("a KV stream per text"), rows.get(e).toString());
         assertTrue(rows.get(e + 1).get("condition").asText().endsWith("1024-token batches, ubatch 1024"), rows.get(e + 1).toString());

@@ -14,6 +14,7 @@ import org.emovec.engine.GenerationRequest;
 import org.emovec.engine.GenerationResult;
 import org.emovec.engine.GeneratorOptions;
 import org.emovec.engine.GpuMemory;
+import org.emovec.engine.KvCopyCheck;
 import org.emovec.engine.Model;
 import org.emovec.engine.PromptScorer;
 import org.emovec.engine.ScoreRequest;
@@ -92,6 +93,14 @@ public final class Bench {
             GeneratorOptions.KvCache cache = sizing.storyCache();
             GeneratorOptions.KvCache otherCache = cache == GeneratorOptions.KvCache.F16 ? GeneratorOptions.KvCache.Q8_0 : GeneratorOptions.KvCache.F16;
             out.put("story_kv_cache", cache.id());
+            // Shared prompts are KV streams copied by emovec_kv_copy: read back through llama.cpp's state API on this
+            // backend, a copy must match its source byte for byte (the CPU tests cannot speak for a GPU).
+            for (GeneratorOptions.KvCache c : List.of(cache, otherCache)) {
+                if (!c.holds(model.headDim())) continue;
+                KvCopyCheck.Result check = KvCopyCheck.run(model, requests.get(0).prompt(), c);
+                System.err.println("emovec bench: KV copy check, " + check.describe() + (check.identical() ? "" : " (MISMATCH: shared-prompt stories are wrong here)"));
+                out.put("kv_copy_identical_" + c.id(), check.identical());
+            }
             for (int condition = 0; condition < 4; condition++) {
                 boolean share = condition > 0;
                 var options = sizing.generator(Stories.contextPerSequence(requests), requests.size()).withSharePrompts(share);
