@@ -42,11 +42,25 @@ build="$CACHE/build/$key"
 prefix="$CACHE/native/$key"
 mkdir -p "$wrap"
 cmp -s "$here/llama/CMakeLists.txt" "$wrap/CMakeLists.txt" || cp "$here/llama/CMakeLists.txt" "$wrap/CMakeLists.txt"
-echo "emovec: llama.cpp build $key -> $prefix" >&2
-configure "$wrap" "$build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_SOURCE_DIR="$src" -DCMAKE_INSTALL_PREFIX="$prefix" \
-  -DEMOVEC_LLAMA_TOOLS="$TOOLS" "${opts[@]}"
-cmake --build "$build" -j "$(nproc)" >&2
-cmake --install "$build" >/dev/null
+# What else a build depends on, written into the prefix as .emovec-build. A prefix unpacked from an earlier build
+# (tools/device-run.sh carries one to the GPU machine, which starts bare each session and would spend ~4 minutes
+# rebuilding the same libraries) is used as it is where there is no build folder and this matches: the same
+# wrapper project and tools, a CPU with the same flags (ggml-cpu is built for the machine's own), the same CUDA.
+fingerprint="cmake=$(sha256sum < "$here/llama/CMakeLists.txt" | cut -c1-16) tools=$TOOLS"
+fingerprint+=" cpu=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | sha256sum | cut -c1-16)"
+if [ "$BACKEND" = cuda ]; then
+  fingerprint+=" cuda=$( { nvcc --version || /usr/local/cuda/bin/nvcc --version || true; } 2>/dev/null | tail -n 1)"
+fi
+if [ ! -d "$build" ] && [ "$(cat "$prefix/.emovec-build" 2>/dev/null)" = "$fingerprint" ]; then
+  echo "emovec: llama.cpp $key in $prefix was built before on a like machine: used as it is" >&2
+else
+  echo "emovec: llama.cpp build $key -> $prefix" >&2
+  configure "$wrap" "$build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_SOURCE_DIR="$src" -DCMAKE_INSTALL_PREFIX="$prefix" \
+    -DEMOVEC_LLAMA_TOOLS="$TOOLS" "${opts[@]}"
+  cmake --build "$build" -j "$(nproc)" >&2
+  cmake --install "$build" >/dev/null
+  [ "$(cat "$prefix/.emovec-build" 2>/dev/null)" = "$fingerprint" ] || echo "$fingerprint" > "$prefix/.emovec-build"
+fi
 
 # 2. libemovec, in this clone.
 own="$root/target/native/$key"

@@ -22,6 +22,11 @@ collect() {   # copy what exists so far into the device tool's $OUT
   [ -n "${OUT:-}" ] || return 0
   cp -f "$LOG" "$OUT/" 2>/dev/null || true
   tar -C "$W/results" -czf "$OUT/results.tgz" . 2>/dev/null || true   # one file: the device tool returns only a few
+  # llama.cpp as built here, once (15 MiB parts: the tool returns 8 files of at most 16 MiB); copied into .device/,
+  # the next session's fresh machine unpacks it instead of building (~4 minutes of its 30)
+  if [ -d "$W/prebuilt" ] && [ ! -f "$W/.prebuilt-sent" ] && [ "$(ls "$W/prebuilt" | wc -l)" -le 6 ]; then
+    cp "$W"/prebuilt/* "$OUT/" && touch "$W/.prebuilt-sent"
+  fi
 }
 
 case "${1:-run}" in
@@ -45,12 +50,27 @@ stamp "machine: $(nvidia-smi --query-gpu=name,memory.total,driver_version --form
 [ -d "$W/llama.cpp-3.22.1" ] || tar -C "$W" -xJf "$root/.device/llama-src.tar.xz"
 export JAVA_HOME=$W/emovec-jre
 
+# llama.cpp as built in an earlier session (see collect): build-native.sh uses it where its fingerprint matches
+mkdir -p "$W/cache/native"
+for archive in "$root"/.device/llama-*.tar.xz.part-00; do
+  [ -f "$archive" ] && [ ! -f "$W/.unpacked-$(basename "$archive")" ] || continue
+  cat "${archive%00}"* | tar -C "$W/cache/native" -xJ && touch "$W/.unpacked-$(basename "$archive")"
+done
 stamp "native $BACKEND build (CUDA architecture 90a)"
+touch "$W/.build-start"
 dirs=$(EMOVEC_CACHE=$W/cache EMOVEC_LLAMA_SRC=$W/llama.cpp-3.22.1 EMOVEC_BACKEND=$BACKEND EMOVEC_CUDA_ARCH=90a \
   EMOVEC_LLAMA_TOOLS=1 bash "$root/cmake/build-native.sh" 2> "$W/build.log") || { tail -n 30 "$W/build.log"; false; }
 prefix=$(echo "$dirs" | sed -n 1p)   # llama.cpp
 own=$(echo "$dirs" | sed -n 2p)      # libemovec
-stamp "native build in $prefix and $own"
+stamp "native build in $prefix and $own ($(grep -q "used as it is" "$W/build.log" && echo "llama.cpp as built before, from .device/" || echo "llama.cpp built here"))"
+if [ "$prefix/.emovec-build" -nt "$W/.build-start" ]; then
+  # built here: packed in parts the device tool returns (collect), to be copied into .device/ for later sessions
+  key=$(basename "$prefix")
+  rm -rf "$W/prebuilt.tmp" && mkdir -p "$W/prebuilt.tmp"
+  tar -C "$(dirname "$prefix")" --exclude="$key/share" -cf - "$key" | xz -T0 -6 | split -b 15M -d - "$W/prebuilt.tmp/$key.tar.xz.part-"
+  rm -rf "$W/prebuilt" && mv "$W/prebuilt.tmp" "$W/prebuilt"
+  stamp "packed $key for later sessions: $(du -ch "$W"/prebuilt/* | tail -n 1 | cut -f1) in $(ls "$W/prebuilt" | wc -l) parts (returned if 6 or fewer)"
+fi
 
 emovec() {
   "$JAVA_HOME/bin/java" ${EMOVEC_JAVA_OPTS:-} -Djava.library.path="$prefix/lib:$own/lib" -Dorg.bytedeco.javacpp.pathsFirst=true \
