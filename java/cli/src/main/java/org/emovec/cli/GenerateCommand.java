@@ -25,14 +25,12 @@ import org.emovec.engine.Model;
 import org.emovec.engine.Sampling;
 import org.emovec.engine.Seeds;
 import org.emovec.io.Journal;
+import org.emovec.pipeline.Progress;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -134,8 +132,7 @@ final class GenerateCommand implements Callable<Integer> {
             int[] finished = {0};
             try (BatchGenerator gen = new BatchGenerator(m, options);
                  Writer w = Files.newBufferedWriter(out, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-                 ProgressBar bar = quiet ? null : new ProgressBarBuilder().setTaskName("generate").setInitialMax(todo.size())
-                         .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).continuousUpdate().build()) {
+                 Progress bar = new Progress("generate", todo.size(), 0, "sequences", quiet)) {
                 stats = gen.stats();
                 lanesUsed = gen.lanes();
                 if (gen.lanes() > 1) System.err.printf("emovec: %d contexts of %d sequences, stepped in turn%n", gen.lanes(), parallel);
@@ -150,16 +147,14 @@ final class GenerateCommand implements Callable<Integer> {
                             throw EmovecException.cannotWrite(out, e);
                         }
                         finished[0]++;
-                        if (bar != null) bar.step();
+                        bar.step(1);
                     }
 
                     @Override
                     public void step(int tokens, int active) {
                         newTokens[0] += tokens;
-                        if (bar != null) {
-                            double s = (System.nanoTime() - loaded) / 1e9;
-                            bar.setExtraMessage(String.format(" %.0f tok/s, %d active", newTokens[0] / s, active));
-                        }
+                        double s = (System.nanoTime() - loaded) / 1e9;
+                        bar.message(String.format("%.0f tok/s, %d active", newTokens[0] / s, active));
                     }
                 });
             }

@@ -216,6 +216,18 @@ class CliTest {
     }
 
     @Test
+    void progressWithoutATerminalWritesWholeLines() throws Exception {
+        // Tests have no console, as a run logged to a file has none: progress comes as lines, not redrawn in place.
+        Path prompts = Files.writeString(dir.resolve("p.jsonl"), "{\"id\": \"a\", \"text\": \"Hello\"}\n{\"id\": \"b\", \"text\": \"Hi\"}\n");
+        Run r = run("generate", "--model", tiny().toString(), "--prompts", prompts.toString(), "-o", dir.resolve("o.jsonl").toString(), "--max-tokens", "4");
+        assertEquals(0, r.code(), r.err());
+        assertFalse(r.err().contains("\r"), r.err());
+        List<String> done = r.err().lines().filter(l -> l.startsWith("generate 100%")).toList();
+        assertEquals(1, done.size(), r.err());
+        assertTrue(done.get(0).contains("2/2 sequences") && done.get(0).contains("tok/s"), done.get(0));
+    }
+
+    @Test
     void malformedPromptsNameTheLine() throws Exception {
         Path prompts = dir.resolve("bad.jsonl");
         Files.writeString(prompts, "{\"id\": \"a\", \"prompt\": \"ok\"}\n{not json\n");
