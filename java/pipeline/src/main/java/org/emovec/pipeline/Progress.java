@@ -24,9 +24,20 @@ public final class Progress implements AutoCloseable {
         ProgressBarBuilder b = new ProgressBarBuilder().setTaskName(task).setInitialMax(total).startsFrom(done, Duration.ZERO)
                 .setStyle(ProgressBarStyle.ASCII).continuousUpdate()
                 .setUnit(" " + unit, 1).showSpeed(new java.text.DecimalFormat("#.#")).setSpeedUnit(ChronoUnit.SECONDS);
-        if (System.console() != null) b.setUpdateIntervalMillis(500);
+        if (onTerminal()) b.setUpdateIntervalMillis(500);
         else b.setUpdateIntervalMillis((int) LOG_INTERVAL.toMillis()).setConsumer(new DelegatingProgressBarConsumer(newLinesOnly(), 120));
         bar = b.build();
+    }
+
+    /** Whether stdin and stdout are a terminal (from Java 22 a Console exists without one: isTerminal tells). */
+    private static boolean onTerminal() {
+        java.io.Console c = System.console();
+        if (c == null) return false;
+        try {
+            return (Boolean) java.io.Console.class.getMethod("isTerminal").invoke(c);
+        } catch (ReflectiveOperationException e) {
+            return true; // Java 17-21: a Console means a terminal
+        }
     }
 
     /** Prints each line unless it repeats the one before (the library draws the finished bar twice). */
