@@ -268,7 +268,7 @@ bench_type() {
     python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --generate 64+128@450 "$spp+$stg@${HF_BATCHES:-256,450,512,640,768}" 2>&1 | grep -v Warning | tee "$W/hf-peers.txt"
     tail -n 1 "$W/hf-peers.txt" > "$W/results/hf-peers.json"
     if [ -z "${NO_HF_STATIC:-}" ]; then   # HF at its fastest: a static cache, which transformers compiles
-      python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --cache static --generate "$spp+$stg@${HF_STATIC_BATCHES:-640}" --forward none \
+      timeout "${HF_STATIC_LIMIT:-420}" python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --cache static --generate "$spp+$stg@${HF_STATIC_BATCHES:-640}" --forward none \
         2>&1 | grep -v Warning | tee "$W/hf-peers-static.txt"
       tail -n 1 "$W/hf-peers-static.txt" > "$W/results/hf-peers-static.json"
     fi
