@@ -57,9 +57,9 @@ stories_shape = f"{bench['story_prompt_tokens']}+{bench['story_max_tokens']}"
 add(f"stories tok/s vs HF generate at their lengths ({stories_shape}, best batch)", story["tokensPerSecond"],
     hf_generate.get(stories_shape), "HF generate", ">= 3x")
 hf_static = last_json(f"{d}/hf-peers-static.json")  # generate() with a static cache, compiled by transformers
-if hf_static:
+if hf_static:  # a run cut off by its time limit leaves a measurement's line last, without best_generate
     add(f"  same, HF with a static cache, compiled ({stories_shape}, best batch)", story["tokensPerSecond"],
-        hf_static["best_generate"].get(stories_shape), "HF generate", "")
+        hf_static.get("best_generate", {}).get(stories_shape), "HF generate", "")
 add("stories tok/s vs HF generate at 64 + 128 (best batch)", story["tokensPerSecond"], hf_generate.get("64+128"), "HF generate", "")
 other_cache = next((r for r in bench["rows"] if r["stage"] == "stories" and r["condition"].endswith(" KV cache")), None)
 if other_cache:  # the shared-prompt stories with the other KV cache (f16 / q8_0): HF's cache is float16 either way
