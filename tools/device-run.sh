@@ -244,7 +244,10 @@ bench_type() {
   ensure_model "$PRESET" "$TYPE" "$model"
   stamp "emovec bench on $model"
   # 16 x 4 x 12 = 768 stories: three full waves of 256, so the rate is not a part-empty last wave's
-  emovec bench --model "$model" ${BENCH_ARGS:---emotions 16 --topics 4} --parallel 256 --extraction-shapes ${EXTRACTION_SHAPES:-2048x2048,8192x8192} -o "$W/results/bench-$TYPE.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
+  # types in BENCH_QUICK_TYPES: the pipeline's own rows only (bench --no-comparisons, about a third of the time)
+  local layouts="--extraction-shapes ${EXTRACTION_SHAPES:-2048x2048,8192x8192}"
+  case " ${BENCH_QUICK_TYPES:-} " in *" $TYPE "*) layouts="--no-comparisons" ;; esac
+  emovec bench --model "$model" ${BENCH_ARGS:---emotions 16 --topics 4} --parallel 256 $layouts -o "$W/results/bench-$TYPE.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
   stamp "peer: llama-batched-bench decode (256 x 64 + 256) and prefill (16 x 512)"
   "$prefix/bin/llama-batched-bench" -m "$model" -c $((256 * 320)) -b 2048 -ub 512 -ngl 99 -npp 64 -ntg 256 -npl 256 \
     --output-format jsonl 2> "$W/bb.log" | grep '^{' > "$W/results/bb-decode-$TYPE.jsonl"

@@ -11,8 +11,8 @@ bench = json.load(open(f"{d}/bench-{wt}.json"))
 
 
 def row(stage, start, without=None):
-    return next(r for r in bench["rows"] if r["stage"] == stage and r["condition"].startswith(start)
-                and not (without and without in r["condition"]))
+    return next((r for r in bench["rows"] if r["stage"] == stage and r["condition"].startswith(start)
+                 and not (without and without in r["condition"])), None)  # None: not timed (bench --no-comparisons)
 
 
 
@@ -41,7 +41,8 @@ def add(name, ours, peer, peer_name, target):
 
 
 add("stories tok/s (KV shared, sampling, real stops)", story["tokensPerSecond"], bb_dec and bb_dec["speed_tg"], "llama-batched-bench S_TG", ">= 1.0x")
-add("stories tok/s, each prompt prefilled", story_plain["tokensPerSecond"], bb_dec and bb_dec["speed_tg"], "llama-batched-bench S_TG", "")
+if story_plain:
+    add("stories tok/s, each prompt prefilled", story_plain["tokensPerSecond"], bb_dec and bb_dec["speed_tg"], "llama-batched-bench S_TG", "")
 if "stories_decode_only_tokens_per_second_shared" in bench:
     add("stories, decode-only steps tok/s", bench["stories_decode_only_tokens_per_second_shared"], bb_dec and bb_dec["speed_tg"], "llama-batched-bench S_TG", "")
     if bb_story:
@@ -52,7 +53,7 @@ if bb_story:
         "llama-batched-bench S_TG", "")
 if "stories_decode_only_tokens_per_second_shared_one_context" in bench:  # the pipeline steps several contexts: the same on one
     one = row("stories", "prompt KV shared", without="contexts in turn")
-    add(f"stories tok/s on {bench['story_lanes']} contexts vs one", story["tokensPerSecond"], one["tokensPerSecond"], "one context", "")
+    if one: add(f"stories tok/s on {bench['story_lanes']} contexts vs one", story["tokensPerSecond"], one["tokensPerSecond"], "one context", "")
 stories_shape = f"{bench['story_prompt_tokens']}+{bench['story_max_tokens']}"
 add(f"stories tok/s vs HF generate at their lengths ({stories_shape}, best batch)", story["tokensPerSecond"],
     hf_generate.get(stories_shape), "HF generate", ">= 3x")

@@ -71,6 +71,12 @@ final class BenchCommand implements Callable<Integer> {
                     + " token sizes, e.g. 2048x512,2048x2048 (the pipeline's own shape is always timed; ignored with --vram-budget)")
     List<String> extractionShapes = List.of();
 
+    @Option(names = "--comparisons", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "also time the layouts the pipeline does not use, as its peers in the same run: each story prompt prefilled,"
+                    + " one context, the other KV cache, one KV stream for extraction and preferences (--no-comparisons: the pipeline's"
+                    + " own rows only, in about a third of the time)")
+    boolean comparisons;
+
     @Option(names = "--soak-minutes", description = "instead: generate stories with capture of every layer without pause for this long, and print"
             + " tokens/s, heap after GC, resident and device memory every minute (a long-run stability check)")
     Double soakMinutes;
@@ -97,7 +103,7 @@ final class BenchCommand implements Callable<Integer> {
                 throw new ParameterException(spec.commandLine(), "--extraction-shapes: '" + shape + "' is not BATCHxUBATCH (e.g. 2048x512)");
             }
         }
-        Bench.Options options = new Bench.Options(emotions, topics, stories, storyMaxTokens, layer, peakTflops, peakBandwidth, shapes);
+        Bench.Options options = new Bench.Options(emotions, topics, stories, storyMaxTokens, layer, peakTflops, peakBandwidth, shapes, comparisons);
         if (soakMinutes != null) {
             var samples = Bench.soak(modelPath, modelOptions.gpuLayers, sizing, options, soakMinutes);
             if (out != null) AtomicFiles.writeString(out, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(samples));

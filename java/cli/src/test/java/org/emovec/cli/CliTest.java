@@ -85,6 +85,20 @@ class CliTest {
         assertEquals(205_280, paper.get("texts").asLong());
         assertEquals(205_280 / rows.get(1).get("itemsPerSecond").asDouble(), paper.get("stories_seconds").asDouble(), 1e-6);
         assertTrue(r.out().contains("paper scale at these rates"), r.out());
+
+        // --no-comparisons: only what the pipeline runs (stories shared, extraction plain and with capture in its
+        // layout, the three preference rows), and the paper-scale figures from them
+        r = run("bench", "--model", tiny().toString(), "--emotions", "2", "--topics", "1", "--stories", "3", "--story-max-tokens", "16",
+                "--no-comparisons", "-o", json.toString());
+        assertEquals(0, r.code(), r.err());
+        result = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.toFile());
+        rows = result.get("rows");
+        List<String> conditions = new java.util.ArrayList<>();
+        rows.forEach(row -> conditions.add(row.get("stage").asText() + ": " + row.get("condition").asText()));
+        assertEquals(6, rows.size(), conditions.toString());
+        assertTrue(conditions.get(0).startsWith("stories: prompt KV shared") && !conditions.get(0).contains("KV cache"), conditions.toString());
+        assertTrue(conditions.get(2).startsWith("extraction: capture") && conditions.get(2).endsWith("a KV stream per text"), conditions.toString());
+        assertEquals(205_280 / rows.get(0).get("itemsPerSecond").asDouble(), result.get("paper_scale").get("stories_seconds").asDouble(), 1e-6);
     }
 
     @Test

@@ -36,10 +36,13 @@ public final class Bench {
      * What to run: stories for `emotions` x `topics` x `storiesPerTopic` at most `storyMaxTokens` new tokens each;
      * `layer` the steered layer (-1: 2/3 of the depth); peak TFLOP/s and bandwidth (bytes/s) for the ceilings;
      * `extractionShapes`: more {batch tokens, ubatch tokens} shapes to time extraction at (plain and with capture),
-     * in the pipeline's layout, beside its own shape (finding the fastest; without a VRAM budget only).
+     * in the pipeline's layout, beside its own shape (finding the fastest; without a VRAM budget only);
+     * `comparisons`: also time the layouts the pipeline does not use, as peers in the same run (each prompt
+     * prefilled, one context, the other KV cache, one KV stream for extraction and preferences); without them a
+     * bench takes about a third of the time.
      */
     public record Options(int emotions, int topics, int storiesPerTopic, int storyMaxTokens, int layer, double peakTflops, double peakBandwidth,
-                          List<int[]> extractionShapes) {
+                          List<int[]> extractionShapes, boolean comparisons) {
         public Options {
             extractionShapes = extractionShapes == null ? List.of() : List.copyOf(extractionShapes);
         }
@@ -102,6 +105,7 @@ public final class Bench {
                 out.put("kv_copy_identical_" + c.id(), check.identical());
             }
             for (int condition = 0; condition < 4; condition++) {
+                if (condition != 1 && !o.comparisons()) continue; // 1: the pipeline's own way
                 boolean share = condition > 0;
                 var options = sizing.generator(Stories.contextPerSequence(requests), requests.size()).withSharePrompts(share);
                 if (condition == 2) {
@@ -163,7 +167,7 @@ public final class Bench {
             // the pipeline's layout
             List<ScorerOptions> shapes = new ArrayList<>(List.of(pipelineShape));
             if (sizing.plan() == null) {
-                shapes.add(Extract.sharedStream(sizing, longest));
+                if (o.comparisons()) shapes.add(Extract.sharedStream(sizing, longest));
                 for (int[] bu : o.extractionShapes()) {
                     ScorerOptions other = Extract.scorerOptions(sizing, bu[0], longest);
                     shapes.add(other.withBatch(other.batchTokens(), bu[1]));
@@ -223,7 +227,7 @@ public final class Bench {
             }
             // the same prompts on one KV stream, as the checks packed them before (8192-token batches of 512-token
             // micro-batches, each attending over every cell filled before it, masked) and in 1024-token batches
-            if (sizing.plan() == null) {
+            if (sizing.plan() == null && o.comparisons()) {
                 for (ScorerOptions one : List.of(sizing.scorer(8192, 512, longestPrompt), sizing.scorer(1024, 1024, longestPrompt))) {
                     try (GpuMemory.Peak peak = new GpuMemory.Peak(); PromptScorer scorer = new PromptScorer(model, one)) {
                         scorer.score(all.subList(0, Math.min(64, all.size())));
