@@ -73,7 +73,7 @@ def main():
                 with torch.inference_mode():
                     if a.cache == "static":  # the warm-up compiles for the timed call's batch and cache
                         kw["cache_implementation"] = "static"
-                        warm, secs = timed(lambda: model.generate(ids, **kw, stopping_criteria=StoppingCriteriaList([StopAfter(prompt + 16)])))
+                        _, secs = timed(lambda: model.generate(ids, **kw, stopping_criteria=StoppingCriteriaList([StopAfter(prompt + 16)])))
                         r["warm_up_seconds"] = secs
                     else:
                         model.generate(ids[:, :8], **{**kw, "attention_mask": torch.ones_like(ids[:, :8]), "max_new_tokens": 4, "min_new_tokens": 4})
