@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.IntStream;
 
 import org.emovec.engine.CaptureRequest;
 import org.emovec.engine.Captured;
@@ -73,7 +74,6 @@ public final class Extract {
         if (!Files.exists(summaryFile(dir, Stories.NEUTRAL))) todo.add(Stories.NEUTRAL);
         if (!todo.isEmpty()) {
             long t0 = System.nanoTime();
-            int longest = 0;
             long total = 0;
             List<List<Stories.Story>> texts = new ArrayList<>();
             for (String e : todo) {
@@ -87,18 +87,20 @@ public final class Extract {
             List<List<int[]>> tokens = new ArrayList<>();
             for (List<Stories.Story> st : texts) {
                 List<int[]> tk = new ArrayList<>();
-                for (Stories.Story story : st) {
-                    int[] t = model.tokenize(story.text(), true, false);
-                    tk.add(t);
-                    longest = Math.max(longest, t.length);
-                }
+                for (Stories.Story story : st) tk.add(model.tokenize(story.text(), true, false));
                 tokens.add(tk);
             }
-            ScorerOptions options = scorerOptions(sizing, longest);
-            try (PromptScorer scorer = new PromptScorer(model, options);
-                 Progress bar = new Progress("extract", total, 0, "texts", quiet)) {
-                for (int i = 0; i < todo.size(); i++) {
-                    extractOne(dir, scorer, todo.get(i), texts.get(i), tokens.get(i), layers, s, bar);
+            // The stories, then the neutral dialogues, each with a scorer sized for its own longest text: a KV stream
+            // per text holds the longest, and a batch as many streams as texts of a quarter of that fill it, so
+            // dialogues of ~1,600 tokens would leave a 4096-token batch of ~300-token stories a quarter empty.
+            try (Progress bar = new Progress("extract", total, 0, "texts", quiet)) {
+                for (boolean neutral : new boolean[] {false, true}) {
+                    List<Integer> group = IntStream.range(0, todo.size()).filter(i -> todo.get(i).equals(Stories.NEUTRAL) == neutral).boxed().toList();
+                    if (group.isEmpty()) continue;
+                    int longest = group.stream().flatMap(i -> tokens.get(i).stream()).mapToInt(t -> t.length).max().orElse(1);
+                    try (PromptScorer scorer = new PromptScorer(model, scorerOptions(sizing, longest))) {
+                        for (int i : group) extractOne(dir, scorer, todo.get(i), texts.get(i), tokens.get(i), layers, s, bar);
+                    }
                 }
             }
             dir.recordTime("extract", (System.nanoTime() - t0) / 1e9, s.emotions().size() + 1 - todo.size());
