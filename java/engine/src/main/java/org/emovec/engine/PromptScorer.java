@@ -6,6 +6,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.Iterator;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.stream.IntStream;
@@ -47,7 +48,8 @@ public final class PromptScorer implements AutoCloseable {
         final llama_batch batch;
         final Hooks hooks;
         List<ScoreRequest> group;
-        int[] positions; // where each prompt of the group is in the caller's list
+        int chunk; // which of the caller's lists the group is from (scoreChunks)
+        int[] positions; // where each prompt of the group is in that list
         int[] first; // batch row of each prompt's first token
 
         Lane() {
@@ -81,8 +83,9 @@ public final class PromptScorer implements AutoCloseable {
          * Starts decoding the group; llama.cpp may still be computing when this returns. With a KV stream per
          * sequence every prompt is padded to the group's longest (see {@link #score}).
          */
-        void submit(List<ScoreRequest> prompts, int[] where) {
+        void submit(List<ScoreRequest> prompts, int fromChunk, int[] where) {
             group = prompts; // from here on abandon() clears what the hooks were told
+            chunk = fromChunk;
             positions = where;
             int padTo = 0, n = 0; // padTo: every prompt's rows (0: its own length)
             if (options.kvPerSequence()) for (ScoreRequest r : prompts) padTo = Math.max(padTo, r.tokens().length);
@@ -116,8 +119,8 @@ public final class PromptScorer implements AutoCloseable {
             maxUbatches = Math.max(maxUbatches, hooks.ubatches());
         }
 
-        /** Waits for the group's decode and puts its results where its prompts were in the caller's list. */
-        void collectInto(ScoreResult[] out) {
+        /** Waits for the group's decode and hands each result on with where its prompt was in the caller's lists. */
+        void collect(Sink sink) {
             llama_synchronize(ctx);
             RuntimeException hookError = null;
             try {
@@ -128,6 +131,7 @@ public final class PromptScorer implements AutoCloseable {
             List<ScoreRequest> prompts = group;
             group = null;
             Captured[] captured = hooks.finish(IntStream.range(0, prompts.size()).toArray());
+            ScoreResult[] results = new ScoreResult[prompts.size()];
             for (int s = 0; s < prompts.size(); s++) {
                 ScoreRequest r = prompts.get(s);
                 float[] cand = new float[r.candidates().length];
@@ -140,9 +144,10 @@ public final class PromptScorer implements AutoCloseable {
                     all = new float[r.tokens().length][];
                     for (int p = 0; p < all.length; p++) all[p] = row(first[s] + p);
                 }
-                out[positions[s]] = new ScoreResult(r.id(), cand, all, captured[s]);
+                results[s] = new ScoreResult(r.id(), cand, all, captured[s]);
             }
             if (hookError != null) throw hookError;
+            for (int s = 0; s < results.length; s++) sink.accept(chunk, positions[s], results[s]);
         }
 
         /** Drops the group in flight, if any (after an error elsewhere), so that the lane can score again. */
@@ -181,8 +186,64 @@ public final class PromptScorer implements AutoCloseable {
      * a batch, and each prompt's attention runs over its own stream only.
      */
     public List<ScoreResult> score(List<ScoreRequest> requests) {
+        ScoreResult[] out = new ScoreResult[requests.size()];
+        scoreChunks(List.of(requests).iterator(), (chunk, i, r) -> out[i] = r);
+        return Arrays.asList(out);
+    }
+
+    /** Where scoreChunks hands each result: its list's number (from 0, in the order given) and its index there. */
+    @FunctionalInterface
+    public interface Sink {
+        void accept(int chunk, int index, ScoreResult result);
+    }
+
+    /**
+     * Scores list after list as {@link #score} scores one, without letting the contexts run dry between lists:
+     * the next list's first prompts are decoding while the last list's final results are read, and whatever the
+     * sink does with results (called on this thread as each group finishes, a group's in request order) overlaps
+     * the group still on the device. A list's results come in the order its groups ran, not its request order.
+     */
+    public void scoreChunks(Iterator<? extends List<ScoreRequest>> chunks, Sink sink) {
         live();
         int limit = Math.min(options.batchTokens(), options.kvPerSequence() ? llama_n_ctx_seq(lanes.get(0).ctx) : options.batchTokens());
+        ArrayDeque<Lane> busy = new ArrayDeque<>(); // lanes in the order their groups were submitted
+        try {
+            int next = 0;
+            for (int chunk = 0; chunks.hasNext(); chunk++) {
+                List<ScoreRequest> requests = chunks.next();
+                int[] wanted = captureLayers(requests, limit);
+                int[] order = options.kvPerSequence()
+                        ? IntStream.range(0, requests.size()).boxed().sorted(Comparator.comparingInt(i -> requests.get(i).tokens().length))
+                                .mapToInt(Integer::intValue).toArray()
+                        : IntStream.range(0, requests.size()).toArray();
+                int i = 0;
+                while (i < order.length) {
+                    // as many prompts as fit in sequences and batch tokens (padded ones: count x the longest so far)
+                    int end = i, tokens = 0;
+                    while (end < order.length && end - i < options.sequences()) {
+                        int len = requests.get(order[end]).tokens().length;
+                        int after = options.kvPerSequence() ? (end - i + 1) * len : tokens + len;
+                        if (after > options.batchTokens()) break;
+                        tokens = after;
+                        end++;
+                    }
+                    Lane lane = lanes.get(next++ % lanes.size());
+                    if (lane.group != null) busy.removeFirst().collect(sink); // the oldest group is this lane's
+                    if (!Arrays.equals(wanted, lane.hooks.captureLayers())) lane.hooks.captureLayers(wanted);
+                    int[] where = Arrays.copyOfRange(order, i, end);
+                    lane.submit(Arrays.stream(where).mapToObj(requests::get).toList(), chunk, where);
+                    busy.addLast(lane);
+                    i = end;
+                }
+            }
+            while (!busy.isEmpty()) busy.removeFirst().collect(sink);
+        } finally {
+            for (Lane lane : lanes) lane.abandon();
+        }
+    }
+
+    /** Checks the requests against what the scorer holds; the layers any of them captures. */
+    private int[] captureLayers(List<ScoreRequest> requests, int limit) {
         TreeSet<Integer> layers = new TreeSet<>();
         for (ScoreRequest r : requests) {
             if (r.tokens().length > limit) {
@@ -192,39 +253,7 @@ public final class PromptScorer implements AutoCloseable {
             for (int t : r.candidates()) if (t < 0 || t >= vocab) throw new EmovecException(r.id() + ": candidate token " + t + " is not in the vocabulary");
             if (r.capture() != null) for (int l : r.capture().layers()) layers.add(l);
         }
-        int[] wanted = layers.stream().mapToInt(Integer::intValue).toArray();
-        for (Lane lane : lanes) if (!Arrays.equals(wanted, lane.hooks.captureLayers())) lane.hooks.captureLayers(wanted);
-
-        int[] order = options.kvPerSequence()
-                ? IntStream.range(0, requests.size()).boxed().sorted(Comparator.comparingInt(i -> requests.get(i).tokens().length))
-                        .mapToInt(Integer::intValue).toArray()
-                : IntStream.range(0, requests.size()).toArray();
-        ScoreResult[] out = new ScoreResult[requests.size()];
-        ArrayDeque<Lane> busy = new ArrayDeque<>(); // lanes in the order their groups were submitted
-        try {
-            int i = 0, next = 0;
-            while (i < order.length) {
-                // as many prompts as fit in sequences and batch tokens (padded ones: count x the longest so far)
-                int end = i, tokens = 0;
-                while (end < order.length && end - i < options.sequences()) {
-                    int len = requests.get(order[end]).tokens().length;
-                    int after = options.kvPerSequence() ? (end - i + 1) * len : tokens + len;
-                    if (after > options.batchTokens()) break;
-                    tokens = after;
-                    end++;
-                }
-                Lane lane = lanes.get(next++ % lanes.size());
-                if (lane.group != null) busy.removeFirst().collectInto(out); // the oldest group is this lane's
-                int[] where = Arrays.copyOfRange(order, i, end);
-                lane.submit(Arrays.stream(where).mapToObj(requests::get).toList(), where);
-                busy.addLast(lane);
-                i = end;
-            }
-            while (!busy.isEmpty()) busy.removeFirst().collectInto(out);
-        } finally {
-            for (Lane lane : lanes) lane.abandon();
-        }
-        return Arrays.asList(out);
+        return layers.stream().mapToInt(Integer::intValue).toArray();
     }
 
     /**

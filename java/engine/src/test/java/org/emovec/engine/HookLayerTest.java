@@ -236,6 +236,38 @@ class HookLayerTest {
     }
 
     @Test
+    void listsScoredInOneStreamGiveWhatEachGivesAloneAndFinishInOrder() {
+        // three lists (extraction: calls of one emotion's texts), the second capturing another layer
+        List<List<ScoreRequest>> lists = new ArrayList<>();
+        for (int c = 0; c < 3; c++) {
+            List<ScoreRequest> list = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                int[] t = prompt("List " + c + ", prompt " + i + " says" + " more".repeat((i * 3 + c) % 4) + ".");
+                list.add(ScoreRequest.of("c" + c + "r" + i, t, 13, 426).withCapture(CaptureRequest.mean(Span.from(1), c == 1 ? 0 : 1)));
+            }
+            lists.add(list);
+        }
+        List<List<ScoreResult>> alone = new ArrayList<>();
+        try (PromptScorer s = new PromptScorer(model, exact().withSequences(2).withLanes(1))) {
+            for (List<ScoreRequest> list : lists) alone.add(s.score(list));
+        }
+        ScoreResult[][] streamed = new ScoreResult[3][5];
+        List<Integer> arrivals = new ArrayList<>(); // each result's list, in the order they came
+        try (PromptScorer s = new PromptScorer(model, exact().withSequences(2).withLanes(3))) {
+            s.scoreChunks(lists.iterator(), (c, i, r) -> { streamed[c][i] = r; arrivals.add(c); });
+        }
+        assertEquals(arrivals.stream().sorted().toList(), arrivals, "a list's results all come before the next list's");
+        for (int c = 0; c < 3; c++) {
+            int layer = c == 1 ? 0 : 1;
+            for (int i = 0; i < 5; i++) {
+                assertEquals("c" + c + "r" + i, streamed[c][i].id());
+                assertArrayEquals(alone.get(c).get(i).candidateLogits(), streamed[c][i].candidateLogits(), "list " + c + " prompt " + i);
+                assertArrayEquals(alone.get(c).get(i).captured().mean(layer), streamed[c][i].captured().mean(layer), "list " + c + " prompt " + i);
+            }
+        }
+    }
+
+    @Test
     void aKvStreamPerTextPadsEachBatchIntoOneMicroBatchAndAgreesWithOneSharedStream() {
         int[] story = prompt("The old lighthouse keeper climbed the stairs each night, counting the steps, listening to the sea"
                 + " against the rocks and thinking of the letters he had never sent to his brother in the city.");

@@ -1,6 +1,7 @@
 package org.emovec.pipeline;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -31,7 +32,10 @@ public final class Extract {
     /** What an emotion's activations were made from; written after its .npy, so it marks the emotion done. */
     public record Summary(String emotion, List<Integer> layers, int texts, int skippedShort, long tokens, List<Double> meanNorms) {}
 
-    /** Stories per scoring call: each call ends in a part-full batch; its results (31 x 16 KiB a story at 8B) stay on the heap. */
+    /**
+     * Texts per scoring call (of one emotion): a call's texts are sorted by length into batches, the last part-full,
+     * and its results (31 x 16 KiB a story at 8B) are held until the call is complete.
+     */
     private static final int CHUNK = 512;
 
     private Extract() {}
@@ -42,8 +46,8 @@ public final class Extract {
      * attention no longer grows with the batch. H100, 8B F16, capture of 31 layers, one run (`emovec bench
      * --extraction-shapes`, docs/measurements/2026-11-25-h100-ubatch/run2-f16/): 30,645 tok/s at 4096 (25.3 GiB),
      * 31,370 at 8192 (35.9 GiB), 29,386 at 2048, one stream for a 1024-token batch 26,688; HF's forward 30,984.
-     * 4096, not 8192: the bench scores 1,536 texts in one call, the pipeline an emotion's stories at a time (120 in
-     * a 10% corpus: 4.4 batches of 8192), and each call ends in a part-full batch while the other context drains.
+     * 4096, not 8192: the bench scores 1,536 texts in one call, the pipeline at most CHUNK of one emotion's (120 in
+     * a 10% corpus: 4.4 batches of 8192), and each call ends in a part-full batch.
      * Within a --vram-budget, one stream for the batch ({@link #sharedStream}): its KV cache is one batch long.
      */
     static ScorerOptions scorerOptions(Sizing sizing, int longest) { return scorerOptions(sizing, 4096, longest); }
@@ -99,7 +103,8 @@ public final class Extract {
                     if (group.isEmpty()) continue;
                     int longest = group.stream().flatMap(i -> tokens.get(i).stream()).mapToInt(t -> t.length).max().orElse(1);
                     try (PromptScorer scorer = new PromptScorer(model, scorerOptions(sizing, longest))) {
-                        for (int i : group) extractOne(dir, scorer, todo.get(i), texts.get(i), tokens.get(i), layers, s, bar);
+                        List<Means> means = group.stream().map(i -> new Means(dir, s, todo.get(i), texts.get(i), tokens.get(i), layers, model.width())).toList();
+                        extract(scorer, means, bar);
                     }
                 }
             }
@@ -108,23 +113,82 @@ public final class Extract {
         Vectors.build(dir, s);
     }
 
-    private static void extractOne(RunDir dir, PromptScorer scorer, String emotion, List<Stories.Story> stories, List<int[]> tokens,
-                                   int[] layers, Settings s, Progress bar) throws IOException {
-        boolean neutral = emotion.equals(Stories.NEUTRAL);
-        Span span = Span.from(neutral ? 1 : s.fromToken());
-        int width = scorer.model().width();
-        double[][] sum = new double[layers.length][width];
-        double[] normSum = new double[layers.length];
-        long[] normCount = new long[layers.length];
-        List<float[][]> rows = new ArrayList<>(); // neutral: one row per dialogue and layer
-        int used = 0, skipped = 0;
-        long tokenCount = 0;
-        for (int from = 0; from < stories.size(); from += CHUNK) {
+    /**
+     * Scores every text of these emotions in one stream of scoring calls of CHUNK texts (PromptScorer.scoreChunks:
+     * the device does not wait for the host between calls, nor while it adds up results), and writes each emotion's
+     * files as its last call comes in.
+     */
+    private static void extract(PromptScorer scorer, List<Means> means, Progress bar) throws IOException {
+        List<Means> owner = new ArrayList<>(); // each call's emotion, and where in its texts the call starts
+        List<Integer> start = new ArrayList<>();
+        for (Means m : means) {
+            for (int from = 0; from < m.stories.size(); from += CHUNK) { owner.add(m); start.add(from); }
+        }
+        ScoreResult[][] results = new ScoreResult[owner.size()][];
+        int[] missing = new int[owner.size()];
+        try {
+            scorer.scoreChunks(IntStream.range(0, owner.size()).mapToObj(c -> owner.get(c).requests(start.get(c))).iterator(), (c, i, r) -> {
+                if (results[c] == null) missing[c] = (results[c] = new ScoreResult[Math.min(CHUNK, owner.get(c).stories.size() - start.get(c))]).length;
+                results[c][i] = r;
+                bar.step(1);
+                // a call's groups are all read before the next call's: its emotion's calls come in in order
+                if (--missing[c] == 0) {
+                    owner.get(c).add(results[c]);
+                    results[c] = null;
+                    if (start.get(c) + CHUNK >= owner.get(c).stories.size()) owner.get(c).write();
+                }
+            });
+            for (Means m : means) if (m.stories.isEmpty()) m.write(); // no call: says why in one line
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
+    /** One emotion's (or the neutral dialogues') running sums over its texts' captured means, and its files. */
+    private static final class Means {
+        final RunDir dir;
+        final Settings s;
+        final String emotion;
+        final List<Stories.Story> stories;
+        final List<int[]> tokens;
+        final int[] layers;
+        final boolean neutral;
+        final Span span;
+        final int width;
+        final double[][] sum;
+        final double[] normSum;
+        final long[] normCount;
+        final List<float[][]> rows = new ArrayList<>(); // neutral: one row per dialogue and layer
+        int used, skipped;
+        long tokenCount;
+
+        Means(RunDir dir, Settings s, String emotion, List<Stories.Story> stories, List<int[]> tokens, int[] layers, int width) {
+            this.dir = dir;
+            this.s = s;
+            this.emotion = emotion;
+            this.stories = stories;
+            this.tokens = tokens;
+            this.layers = layers;
+            this.width = width;
+            neutral = emotion.equals(Stories.NEUTRAL);
+            span = Span.from(neutral ? 1 : s.fromToken());
+            sum = new double[layers.length][width];
+            normSum = new double[layers.length];
+            normCount = new long[layers.length];
+        }
+
+        /** The scoring call of up to CHUNK texts from text `from`. */
+        List<ScoreRequest> requests(int from) {
             List<ScoreRequest> requests = new ArrayList<>();
             for (int i = from; i < Math.min(stories.size(), from + CHUNK); i++) {
                 requests.add(ScoreRequest.of(stories.get(i).id(), tokens.get(i)).withCapture(CaptureRequest.mean(span, layers)));
             }
-            for (ScoreResult r : scorer.score(requests)) {
+            return requests;
+        }
+
+        /** Adds a call's results, in its texts' order. */
+        void add(ScoreResult[] results) {
+            for (ScoreResult r : results) {
                 Captured c = r.captured();
                 if (c.counts()[0] == 0) {
                     skipped++;
@@ -146,26 +210,33 @@ public final class Extract {
                 tokenCount += c.counts()[0];
                 used++;
             }
-            bar.step(requests.size());
         }
-        if (used == 0) {
-            throw new EmovecException(emotion + ": none of its " + stories.size() + " texts reaches token " + span.from()
-                    + ": generate longer stories (--story-max-tokens) or lower --from-token");
-        }
-        if (neutral) {
-            for (int l = 0; l < layers.length; l++) {
-                float[][] m = new float[rows.size()][];
-                for (int i = 0; i < m.length; i++) m[i] = rows.get(i)[l];
-                Npy.write(dir.activations().resolve("neutral-L" + layers[l] + ".npy"), m);
+
+        /** The emotion's mean (the dialogues' rows) and its summary, which marks it done. */
+        void write() {
+            if (used == 0) {
+                throw new EmovecException(emotion + ": none of its " + stories.size() + " texts reaches token " + span.from()
+                        + ": generate longer stories (--story-max-tokens) or lower --from-token");
             }
-        } else {
-            float[][] mean = new float[layers.length][width];
-            for (int l = 0; l < layers.length; l++) for (int j = 0; j < width; j++) mean[l][j] = (float) (sum[l][j] / used);
-            Npy.write(activationFile(dir, emotion), mean);
+            try {
+                if (neutral) {
+                    for (int l = 0; l < layers.length; l++) {
+                        float[][] m = new float[rows.size()][];
+                        for (int i = 0; i < m.length; i++) m[i] = rows.get(i)[l];
+                        Npy.write(dir.activations().resolve("neutral-L" + layers[l] + ".npy"), m);
+                    }
+                } else {
+                    float[][] mean = new float[layers.length][width];
+                    for (int l = 0; l < layers.length; l++) for (int j = 0; j < width; j++) mean[l][j] = (float) (sum[l][j] / used);
+                    Npy.write(activationFile(dir, emotion), mean);
+                }
+                List<Double> norms = new ArrayList<>();
+                for (int l = 0; l < layers.length; l++) norms.add(normSum[l] / normCount[l]);
+                Json.write(summaryFile(dir, emotion), new Summary(emotion, s.layers(), used, skipped, tokenCount, norms));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
         }
-        List<Double> norms = new ArrayList<>();
-        for (int l = 0; l < layers.length; l++) norms.add(normSum[l] / normCount[l]);
-        Json.write(summaryFile(dir, emotion), new Summary(emotion, s.layers(), used, skipped, tokenCount, norms));
     }
 
     static Path activationFile(RunDir dir, String emotion) { return dir.activations().resolve(RunDir.fileName(emotion) + ".npy"); }
