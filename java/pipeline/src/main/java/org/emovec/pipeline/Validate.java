@@ -380,20 +380,20 @@ public final class Validate {
         return requests;
     }
 
+    /**
+     * Scores the prompts into diff[i][j] = logit(A) - logit(B) in one call, progress as each result comes (they
+     * used to go in calls of 1024 for the progress bar, and the device waited for the host at each call's end).
+     */
     private static void scoreInto(PromptScorer scorer, List<ScoreRequest> requests, double[][] diff, Progress bar) {
-        final int chunk = 1024;
-        for (int from = 0; from < requests.size(); from += chunk) {
-            List<ScoreRequest> part = requests.subList(from, Math.min(requests.size(), from + chunk));
-            for (ScoreResult res : scorer.score(part)) {
-                String[] ij = res.id().split("/");
-                float a = res.candidateLogits()[0], b = res.candidateLogits()[1];
-                if (!Float.isFinite(a) || !Float.isFinite(b)) {
-                    throw new EmovecException("preference prompt " + res.id() + ": the logits of A/B are " + a + "/" + b + " (NaN/Inf): the model overflows on it");
-                }
-                diff[Integer.parseInt(ij[0])][Integer.parseInt(ij[1])] = a - b;
+        scorer.scoreChunks(List.of(requests).iterator(), (c, i, res) -> {
+            String[] ij = res.id().split("/");
+            float a = res.candidateLogits()[0], b = res.candidateLogits()[1];
+            if (!Float.isFinite(a) || !Float.isFinite(b)) {
+                throw new EmovecException("preference prompt " + res.id() + ": the logits of A/B are " + a + "/" + b + " (NaN/Inf): the model overflows on it");
             }
-            if (bar != null) bar.step(part.size());
-        }
+            diff[Integer.parseInt(ij[0])][Integer.parseInt(ij[1])] = a - b;
+            if (bar != null) bar.step(1);
+        });
     }
 
     /** wins[i][j] = P(i over j): sigmoid of the A-B logit difference, averaged over both presentation orders. */
