@@ -5,8 +5,9 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.stream.IntStream;
+import java.util.Map;
 
 import org.emovec.engine.CaptureRequest;
 import org.emovec.engine.Captured;
@@ -78,33 +79,28 @@ public final class Extract {
         if (!Files.exists(summaryFile(dir, Stories.NEUTRAL))) todo.add(Stories.NEUTRAL);
         if (!todo.isEmpty()) {
             long t0 = System.nanoTime();
-            long total = 0;
-            List<List<Stories.Story>> texts = new ArrayList<>();
-            for (String e : todo) {
-                List<Stories.Story> st = Stories.read(dir, e);
-                texts.add(st);
-                total += st.size();
-            }
             int[] layers = s.layers().stream().mapToInt(Integer::intValue).toArray();
+            Map<String, List<Stories.Story>> texts = new LinkedHashMap<>();
+            for (String e : todo) texts.put(e, Stories.read(dir, e));
+            long total = texts.values().stream().mapToLong(List::size).sum();
             System.err.printf("emovec extract: %d texts (%d emotions to do, and the neutral dialogues) at %d layers%n", total,
                     todo.size() - (todo.contains(Stories.NEUTRAL) ? 1 : 0), layers.length);
-            List<List<int[]>> tokens = new ArrayList<>();
-            for (List<Stories.Story> st : texts) {
-                List<int[]> tk = new ArrayList<>();
-                for (Stories.Story story : st) tk.add(model.tokenize(story.text(), true, false));
-                tokens.add(tk);
-            }
+            List<Means> all = new ArrayList<>();
+            texts.forEach((e, stories) -> {
+                List<int[]> tokens = new ArrayList<>();
+                for (Stories.Story story : stories) tokens.add(model.tokenize(story.text(), true, false));
+                all.add(new Means(dir, s, e, stories, tokens, layers, model.width()));
+            });
             // The stories, then the neutral dialogues, each with a scorer sized for its own longest text: a KV stream
             // per text holds the longest, and a batch as many streams as texts of a quarter of that fill it, so
             // dialogues of ~1,600 tokens would leave a 4096-token batch of ~300-token stories a quarter empty.
             try (Progress bar = new Progress("extract", total, 0, "texts", quiet)) {
                 for (boolean neutral : new boolean[] {false, true}) {
-                    List<Integer> group = IntStream.range(0, todo.size()).filter(i -> todo.get(i).equals(Stories.NEUTRAL) == neutral).boxed().toList();
+                    List<Means> group = all.stream().filter(m -> m.neutral == neutral).toList();
                     if (group.isEmpty()) continue;
-                    int longest = group.stream().flatMap(i -> tokens.get(i).stream()).mapToInt(t -> t.length).max().orElse(1);
+                    int longest = group.stream().flatMap(m -> m.tokens.stream()).mapToInt(t -> t.length).max().orElse(1);
                     try (PromptScorer scorer = new PromptScorer(model, scorerOptions(sizing, longest))) {
-                        List<Means> means = group.stream().map(i -> new Means(dir, s, todo.get(i), texts.get(i), tokens.get(i), layers, model.width())).toList();
-                        extract(scorer, means, bar);
+                        extract(scorer, group, bar);
                     }
                 }
             }
@@ -119,28 +115,45 @@ public final class Extract {
      * files as its last call comes in.
      */
     private static void extract(PromptScorer scorer, List<Means> means, Progress bar) throws IOException {
-        List<Means> owner = new ArrayList<>(); // each call's emotion, and where in its texts the call starts
-        List<Integer> start = new ArrayList<>();
-        for (Means m : means) {
-            for (int from = 0; from < m.stories.size(); from += CHUNK) { owner.add(m); start.add(from); }
-        }
-        ScoreResult[][] results = new ScoreResult[owner.size()][];
-        int[] missing = new int[owner.size()];
+        List<Call> calls = new ArrayList<>();
+        for (Means m : means) for (int from = 0; from < m.stories.size(); from += CHUNK) calls.add(new Call(m, from));
         try {
-            scorer.scoreChunks(IntStream.range(0, owner.size()).mapToObj(c -> owner.get(c).requests(start.get(c))).iterator(), (c, i, r) -> {
-                if (results[c] == null) missing[c] = (results[c] = new ScoreResult[Math.min(CHUNK, owner.get(c).stories.size() - start.get(c))]).length;
-                results[c][i] = r;
+            scorer.scoreChunks(calls.stream().map(Call::requests).iterator(), (c, i, r) -> {
                 bar.step(1);
-                // a call's groups are all read before the next call's: its emotion's calls come in in order
-                if (--missing[c] == 0) {
-                    owner.get(c).add(results[c]);
-                    results[c] = null;
-                    if (start.get(c) + CHUNK >= owner.get(c).stories.size()) owner.get(c).write();
-                }
+                calls.get(c).arrived(i, r);
             });
             for (Means m : means) if (m.stories.isEmpty()) m.write(); // no call: says why in one line
         } catch (UncheckedIOException e) {
             throw e.getCause();
+        }
+    }
+
+    /**
+     * One scoring call: up to CHUNK of an emotion's texts from text `from`. Its results are held until all are in,
+     * then added up in text order; a call's groups are all read before the next call's, so an emotion's calls
+     * complete in order, and its last writes the emotion's files.
+     */
+    private static final class Call {
+        final Means means;
+        final int from;
+        ScoreResult[] results;
+        int missing;
+
+        Call(Means means, int from) {
+            this.means = means;
+            this.from = from;
+            results = new ScoreResult[Math.min(CHUNK, means.stories.size() - from)];
+            missing = results.length;
+        }
+
+        List<ScoreRequest> requests() { return means.requests(from, results.length); }
+
+        void arrived(int index, ScoreResult r) {
+            results[index] = r;
+            if (--missing > 0) return;
+            means.add(results);
+            results = null;
+            if (from + CHUNK >= means.stories.size()) means.write();
         }
     }
 
@@ -177,10 +190,10 @@ public final class Extract {
             normCount = new long[layers.length];
         }
 
-        /** The scoring call of up to CHUNK texts from text `from`. */
-        List<ScoreRequest> requests(int from) {
+        /** Texts from..from+count as scoring requests. */
+        List<ScoreRequest> requests(int from, int count) {
             List<ScoreRequest> requests = new ArrayList<>();
-            for (int i = from; i < Math.min(stories.size(), from + CHUNK); i++) {
+            for (int i = from; i < from + count; i++) {
                 requests.add(ScoreRequest.of(stories.get(i).id(), tokens.get(i)).withCapture(CaptureRequest.mean(span, layers)));
             }
             return requests;
