@@ -20,7 +20,9 @@ TOOLS=${EMOVEC_LLAMA_TOOLS:-0}
 src=$("$here/llama-source.sh")
 case "$BACKEND" in
   cpu)  key="llama-$LLAMA_CPP_COMMIT-cpu";  opts=(-DGGML_CUDA=OFF); own_opts=(-DEMOVEC_CUDA=OFF) ;;
-  cuda) key="llama-$LLAMA_CPP_COMMIT-cuda-$CUDA_ARCH"; opts=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCH")
+  # GGML_NATIVE off: ggml-cpu for any x86-64 with AVX2, not -march=native, so that one CUDA build serves every
+  # like GPU machine (tools/device-run.sh carries it to a fresh one); with every layer on the GPU it does little.
+  cuda) key="llama-$LLAMA_CPP_COMMIT-cuda-$CUDA_ARCH"; opts=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCH" -DGGML_NATIVE=OFF)
         own_opts=(-DEMOVEC_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCH") ;;
   *) echo "EMOVEC_BACKEND must be cpu or cuda, not '$BACKEND'" >&2; exit 2 ;;
 esac
@@ -45,11 +47,14 @@ cmp -s "$here/llama/CMakeLists.txt" "$wrap/CMakeLists.txt" || cp "$here/llama/CM
 # What else a build depends on, written into the prefix as .emovec-build. A prefix unpacked from an earlier build
 # (tools/device-run.sh carries one to the GPU machine, which starts bare each session and would spend ~4 minutes
 # rebuilding the same libraries) is used as it is where there is no build folder and this matches: the same
-# wrapper project and tools, a CPU with the same flags (ggml-cpu is built for the machine's own), the same CUDA.
-fingerprint="cmake=$(sha256sum < "$here/llama/CMakeLists.txt" | cut -c1-16) tools=$TOOLS"
-fingerprint+=" cpu=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | sha256sum | cut -c1-16)"
+# wrapper project, options and tools; for the CPU build a CPU with the same flags (ggml-cpu is built for the
+# machine's own), for the CUDA build a CUDA compiler of the same release (13.0: the code it makes for one
+# architecture runs under any 13.x runtime).
+fingerprint="cmake=$(sha256sum < "$here/llama/CMakeLists.txt" | cut -c1-16) opts=$(echo "${opts[*]}" | sha256sum | cut -c1-16) tools=$TOOLS"
 if [ "$BACKEND" = cuda ]; then
-  fingerprint+=" cuda=$( { nvcc --version || /usr/local/cuda/bin/nvcc --version || true; } 2>/dev/null | tail -n 1)"
+  fingerprint+=" cuda=$( { nvcc --version || /usr/local/cuda/bin/nvcc --version || true; } 2>/dev/null | grep -o 'release [0-9.]*')"
+else
+  fingerprint+=" cpu=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | sha256sum | cut -c1-16)"
 fi
 if [ ! -d "$build" ] && [ "$(cat "$prefix/.emovec-build" 2>/dev/null)" = "$fingerprint" ]; then
   echo "emovec: llama.cpp $key in $prefix was built before on a like machine: used as it is" >&2

@@ -4,8 +4,11 @@
 #   llama-src.tar.xz  llama.cpp's source, trimmed to what libllama, ggml (CPU+CUDA) and llama-batched-bench need
 #   emovec.jar        the CLI jar (its JNI glue links to libllama by soname, so the CUDA build there loads under it)
 #   libasyncProfiler.so  a CPU profiler for the JVM and its native code (device-run.sh job profile)
-#   llama-<commit>-cuda-90a.tar.xz.part-*  (optional) llama.cpp as an earlier session built it there: device-run.sh
-#                     returns these parts once after building; copied here, the next fresh machine skips the build
+# and, in .device-prebuilt/ (optional; with .device/ it is more than one call carries: see tools/device-run.sh):
+#   llama-<commit>-cuda-90a.tar.xz.part-*  llama.cpp's CUDA build, which a fresh GPU machine then unpacks instead of
+#                     building it (~4 of its 30 minutes): built here with PREBUILD_CUDA=1 (a CUDA 13.0 compiler from
+#                     NVIDIA's pip wheels, tools/cuda-toolkit; ~45 minutes on 2 cores, once), or returned by
+#                     device-run.sh after it built there and copied here
 # Then name .device in the device tool's carry list and run tools/device-run.sh there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +41,14 @@ tar -C "$(dirname "$src")" -cJf .device/llama-src.tar.xz \
   --exclude='*/ggml/src/ggml-openvino' --exclude='*/ggml/src/ggml-zdnn' --exclude='*/tools/server/public*' \
   --exclude='*/tools/server/webui' --exclude='*/tools/mtmd' \
   "$(basename "$src")"
+if [ "${PREBUILD_CUDA:-0}" = 1 ]; then
+  cuda=$(bash tools/cuda-toolkit/from-wheels.sh)
+  # LDFLAGS: llama-batched-bench's link looks for libggml-cuda's own libraries, which no system folder holds here
+  prefix=$(PATH="$cuda/bin:$PATH" CUDAToolkit_ROOT=$cuda CUDACXX=$cuda/bin/nvcc LDFLAGS="-Wl,-rpath-link,$cuda/lib64:$cuda/lib64/stubs" \
+    EMOVEC_BACKEND=cuda EMOVEC_CUDA_ARCH=90a EMOVEC_LLAMA_TOOLS=1 bash cmake/build-native.sh | sed -n 1p)
+  bash tools/pack-native.sh "$prefix" .device-prebuilt
+fi
+
 du -sh .device/*
 total=$(du -cb .device/* | tail -n 1 | cut -f1)
 echo "total $((total / 1048576)) MiB of the 64 MiB a device call carries (with the working tree)"

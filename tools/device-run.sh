@@ -12,6 +12,9 @@
 # JOBS picks the jobs (default "hooks overhead generate").
 # Long: start it with `setsid bash tools/device-run.sh start` and poll with `bash tools/device-run.sh poll`
 # from back-to-back device calls; `run` does it in the foreground. Stages already done are skipped.
+# llama.cpp's CUDA build in .device-prebuilt/ (~40 MB; tools/device-bundle.sh) saves its ~4-minute build, but does
+# not travel in one call with .device/ (~34 MB): a first call with carry [".device-prebuilt"] runs
+# `bash tools/device-run.sh unpack`, the next (within the 30 s the machine stays warm) carries [".device"].
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 W=${EMOVEC_DEVICE_WORK:-/tmp/emovec-device}
@@ -22,21 +25,30 @@ collect() {   # copy what exists so far into the device tool's $OUT
   [ -n "${OUT:-}" ] || return 0
   cp -f "$LOG" "$OUT/" 2>/dev/null || true
   tar -C "$W/results" -czf "$OUT/results.tgz" . 2>/dev/null || true   # one file: the device tool returns only a few
-  # llama.cpp as built here, once (15 MiB parts: the tool returns 8 files of at most 16 MiB); copied into .device/,
-  # the next session's fresh machine unpacks it instead of building (~4 minutes of its 30)
+  # llama.cpp as built here, once (15 MiB parts: the tool returns 8 files of at most 16 MiB); copied into
+  # .device-prebuilt/, the next session's fresh machine unpacks it instead of building (~4 minutes of its 30)
   if [ -d "$W/prebuilt" ] && [ ! -f "$W/.prebuilt-sent" ] && [ "$(ls "$W/prebuilt" | wc -l)" -le 6 ]; then
     cp "$W"/prebuilt/* "$OUT/" && touch "$W/.prebuilt-sent"
   fi
 }
 
+unpack_prebuilt() {   # llama.cpp as built before (.device-prebuilt/, see collect): build-native.sh uses it where its fingerprint matches
+  mkdir -p "$W/cache/native"
+  for archive in "$root"/.device-prebuilt/llama-*.tar.xz.part-00; do
+    [ -f "$archive" ] && [ ! -d "$W/cache/native/$(basename "${archive%.tar.xz.part-00}")" ] || continue
+    cat "${archive%00}"* | tar -C "$W/cache/native" -xJ && echo "unpacked $(basename "${archive%.tar.xz.part-00}"): $(cat "$W/cache/native/$(basename "${archive%.tar.xz.part-00}")/.emovec-build")"
+  done
+}
+
 case "${1:-run}" in
+  unpack) unpack_prebuilt; exit 0 ;;   # a call of its own: with .device/, the parts exceed what one call carries
   start) setsid nohup bash "$0" run >/dev/null 2>&1 < /dev/null & echo "started (log: $LOG)"; exit 0 ;;
   poll)
     limit=${2:-540}; t=0
     while [ $t -lt "$limit" ] && ! grep -q "^DONE\|^FAILED" "$LOG" 2>/dev/null; do sleep 10; t=$((t + 10)); done
     tail -n 40 "$LOG"; collect; exit 0 ;;
   run) ;;
-  *) echo "usage: $0 [run|start|poll [seconds]]" >&2; exit 2 ;;
+  *) echo "usage: $0 [run|start|poll [seconds]|unpack]" >&2; exit 2 ;;
 esac
 
 exec > >(tee -a "$LOG") 2>&1
@@ -50,12 +62,7 @@ stamp "machine: $(nvidia-smi --query-gpu=name,memory.total,driver_version --form
 [ -d "$W/llama.cpp-3.22.1" ] || tar -C "$W" -xJf "$root/.device/llama-src.tar.xz"
 export JAVA_HOME=$W/emovec-jre
 
-# llama.cpp as built in an earlier session (see collect): build-native.sh uses it where its fingerprint matches
-mkdir -p "$W/cache/native"
-for archive in "$root"/.device/llama-*.tar.xz.part-00; do
-  [ -f "$archive" ] && [ ! -f "$W/.unpacked-$(basename "$archive")" ] || continue
-  cat "${archive%00}"* | tar -C "$W/cache/native" -xJ && touch "$W/.unpacked-$(basename "$archive")"
-done
+[ -d "$root/.device-prebuilt" ] && unpack_prebuilt   # where it fits beside .device/ in one call
 stamp "native $BACKEND build (CUDA architecture 90a)"
 touch "$W/.build-start"
 dirs=$(EMOVEC_CACHE=$W/cache EMOVEC_LLAMA_SRC=$W/llama.cpp-3.22.1 EMOVEC_BACKEND=$BACKEND EMOVEC_CUDA_ARCH=90a \
@@ -65,11 +72,7 @@ own=$(echo "$dirs" | sed -n 2p)      # libemovec
 stamp "native build in $prefix and $own ($(grep -q "used as it is" "$W/build.log" && echo "llama.cpp as built before, from .device/" || echo "llama.cpp built here"))"
 if [ "$prefix/.emovec-build" -nt "$W/.build-start" ]; then
   # built here: packed in parts the device tool returns (collect), to be copied into .device/ for later sessions
-  key=$(basename "$prefix")
-  rm -rf "$W/prebuilt.tmp" && mkdir -p "$W/prebuilt.tmp"
-  tar -C "$(dirname "$prefix")" --exclude="$key/share" -cf - "$key" | xz -T0 -6 | split -b 15M -d - "$W/prebuilt.tmp/$key.tar.xz.part-"
-  rm -rf "$W/prebuilt" && mv "$W/prebuilt.tmp" "$W/prebuilt"
-  stamp "packed $key for later sessions: $(du -ch "$W"/prebuilt/* | tail -n 1 | cut -f1) in $(ls "$W/prebuilt" | wc -l) parts (returned if 6 or fewer)"
+  bash "$root/tools/pack-native.sh" "$prefix" "$W/prebuilt" 2>&1 | sed "s/^/[$(date +%H:%M:%S)] for later sessions: /"
 fi
 
 emovec() {
@@ -270,13 +273,16 @@ bench_type() {
     [ -f "$W/hf-$TYPE/config.json" ] || python3 "$root/tools/hf-reference/export_hf.py" "$model" "$W/hf-$TYPE" > /dev/null
     python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --generate 64+128@450 "$spp+$stg@${HF_BATCHES:-256,450,512,640,768}" 2>&1 | grep -v Warning | tee "$W/hf-peers.txt"
     tail -n 1 "$W/hf-peers.txt" > "$W/results/hf-peers.json"
-    if [ -z "${NO_HF_STATIC:-}" ]; then   # HF at its fastest: a static cache, which transformers compiles
+    if [ -z "${NO_HF_BF16:-}" ]; then
+      python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --dtype bfloat16 --generate none 2>&1 | grep -v Warning | tee "$W/hf-peers-bf16.txt"
+      tail -n 1 "$W/hf-peers-bf16.txt" > "$W/results/hf-peers-bf16.json"
+    fi
+    if [ -z "${NO_HF_STATIC:-}" ]; then   # HF at its fastest: a static cache, which transformers compiles (last: slow)
+      python3 "$root/tools/peers/ratios.py" "$W/results" "$TYPE" > "$W/results/ratios-$TYPE.txt" || true   # in case time runs out
       timeout "${HF_STATIC_LIMIT:-420}" python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --cache static --generate "$spp+$stg@${HF_STATIC_BATCHES:-640}" --forward none \
         2>&1 | grep -v Warning | tee "$W/hf-peers-static.txt"
       tail -n 1 "$W/hf-peers-static.txt" > "$W/results/hf-peers-static.json"
     fi
-    python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --dtype bfloat16 --generate none 2>&1 | grep -v Warning | tee "$W/hf-peers-bf16.txt"
-    tail -n 1 "$W/hf-peers-bf16.txt" > "$W/results/hf-peers-bf16.json"
     rm -rf "$W/hf-$TYPE"
   fi
   python3 "$root/tools/peers/ratios.py" "$W/results" "$TYPE" | tee "$W/results/ratios-$TYPE.txt"
