@@ -9,6 +9,7 @@
 #                     building it (~4 of its 30 minutes): built here with PREBUILD_CUDA=1 (a CUDA 13.0 compiler from
 #                     NVIDIA's pip wheels, tools/cuda-toolkit; ~45 minutes on 2 cores, once), or returned by
 #                     device-run.sh after it built there and copied here
+#   tiny-q4_k_m.gguf  the tiny model (16 MB), on which device-run.sh unpack checks that the build runs there
 # Then name .device in the device tool's carry list and run tools/device-run.sh there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,6 +48,8 @@ if [ "${PREBUILD_CUDA:-0}" = 1 ]; then
   prefix=$(PATH="$cuda/bin:$PATH" CUDAToolkit_ROOT=$cuda CUDACXX=$cuda/bin/nvcc LDFLAGS="-Wl,-rpath-link,$cuda/lib64:$cuda/lib64/stubs" \
     EMOVEC_BACKEND=cuda EMOVEC_CUDA_ARCH=90a EMOVEC_LLAMA_TOOLS=1 bash cmake/build-native.sh | sed -n 1p)
   bash tools/pack-native.sh "$prefix" .device-prebuilt
+  # device-run.sh unpack runs it on the GPU with this before trusting it
+  java -jar .device/emovec.jar make-model --preset tiny --type q4_k_m -o .device-prebuilt/tiny-q4_k_m.gguf 2> /dev/null
 fi
 
 du -sh .device/*

@@ -32,11 +32,24 @@ collect() {   # copy what exists so far into the device tool's $OUT
   fi
 }
 
-unpack_prebuilt() {   # llama.cpp as built before (.device-prebuilt/, see collect): build-native.sh uses it where its fingerprint matches
+unpack_prebuilt() {   # llama.cpp as built before (.device-prebuilt/): build-native.sh uses it where its fingerprint matches
   mkdir -p "$W/cache/native"
   for archive in "$root"/.device-prebuilt/llama-*.tar.xz.part-00; do
-    [ -f "$archive" ] && [ ! -d "$W/cache/native/$(basename "${archive%.tar.xz.part-00}")" ] || continue
-    cat "${archive%00}"* | tar -C "$W/cache/native" -xJ && echo "unpacked $(basename "${archive%.tar.xz.part-00}"): $(cat "$W/cache/native/$(basename "${archive%.tar.xz.part-00}")/.emovec-build")"
+    local key; key=$(basename "${archive%.tar.xz.part-00}")
+    [ -f "$archive" ] && [ ! -d "$W/cache/native/$key" ] || continue
+    cat "${archive%00}"* | tar -C "$W/cache/native" -xJ && echo "unpacked $key: $(cat "$W/cache/native/$key/.emovec-build")"
+    # it runs on this GPU, or it goes (the run then builds): a few steps of llama-batched-bench on the tiny model
+    local tiny=$root/.device-prebuilt/tiny-q4_k_m.gguf
+    if [ -f "$tiny" ] && nvidia-smi -L > /dev/null 2>&1; then
+      # (it runs on the CPU too where CUDA fails to start: the check is ggml_cuda_init's "found N CUDA devices")
+      if "$W/cache/native/$key/bin/llama-batched-bench" -m "$tiny" -ngl 99 -c 4096 -npp 128 -ntg 32 -npl 1,8 > "$W/prebuilt-check.txt" 2>&1 \
+          && grep -q "found [1-9][0-9]* CUDA devices" "$W/prebuilt-check.txt"; then
+        echo "$key runs here: $(grep -m1 -o "found .*" "$W/prebuilt-check.txt"); $(grep '^|' "$W/prebuilt-check.txt" | tail -n 1)"
+      else
+        echo "$key does not run here, removed (the run builds it): $(grep -m1 -i "error\|failed" "$W/prebuilt-check.txt" || tail -n 1 "$W/prebuilt-check.txt")"
+        rm -rf "${W:?}/cache/native/$key"
+      fi
+    fi
   done
 }
 
@@ -62,16 +75,16 @@ stamp "machine: $(nvidia-smi --query-gpu=name,memory.total,driver_version --form
 [ -d "$W/llama.cpp-3.22.1" ] || tar -C "$W" -xJf "$root/.device/llama-src.tar.xz"
 export JAVA_HOME=$W/emovec-jre
 
-[ -d "$root/.device-prebuilt" ] && unpack_prebuilt   # where it fits beside .device/ in one call
+[ -d "$root/.device-prebuilt" ] && unpack_prebuilt   # a no-op where an unpack call did it
 stamp "native $BACKEND build (CUDA architecture 90a)"
 touch "$W/.build-start"
 dirs=$(EMOVEC_CACHE=$W/cache EMOVEC_LLAMA_SRC=$W/llama.cpp-3.22.1 EMOVEC_BACKEND=$BACKEND EMOVEC_CUDA_ARCH=90a \
   EMOVEC_LLAMA_TOOLS=1 bash "$root/cmake/build-native.sh" 2> "$W/build.log") || { tail -n 30 "$W/build.log"; false; }
 prefix=$(echo "$dirs" | sed -n 1p)   # llama.cpp
 own=$(echo "$dirs" | sed -n 2p)      # libemovec
-stamp "native build in $prefix and $own ($(grep -q "used as it is" "$W/build.log" && echo "llama.cpp as built before, from .device/" || echo "llama.cpp built here"))"
+stamp "native build in $prefix and $own ($(grep -q "used as it is" "$W/build.log" && echo "llama.cpp as built before, from .device-prebuilt/" || echo "llama.cpp built here"))"
 if [ "$prefix/.emovec-build" -nt "$W/.build-start" ]; then
-  # built here: packed in parts the device tool returns (collect), to be copied into .device/ for later sessions
+  # built here: packed in parts the device tool returns (collect), to be copied into .device-prebuilt/ for later sessions
   bash "$root/tools/pack-native.sh" "$prefix" "$W/prebuilt" 2>&1 | sed "s/^/[$(date +%H:%M:%S)] for later sessions: /"
 fi
 
