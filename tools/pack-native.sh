@@ -5,7 +5,7 @@
 #   bash tools/pack-native.sh PREFIX DIR
 set -euo pipefail
 prefix=$1 dir=$2 key=$(basename "$1")
-rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
-tar -C "$(dirname "$prefix")" --exclude="$key/share" -cf - "$key" | xz -T0 -6 | split -b 15M -d - "$dir.tmp/$key.tar.xz.part-"
-rm -f "$dir/$key".tar.xz.part-* && mkdir -p "$dir" && mv "$dir.tmp"/* "$dir/" && rmdir "$dir.tmp"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+tar -C "$(dirname "$prefix")" --exclude="$key/share" -cf - "$key" | xz -T0 -6 | split -b 15M -d - "$tmp/$key.tar.xz.part-"
+rm -f "$dir/$key".tar.xz.part-* && mkdir -p "$dir" && mv "$tmp"/* "$dir/"
 echo "packed $key: $(du -ch "$dir/$key".tar.xz.part-* | tail -n 1 | cut -f1) in $(ls "$dir/$key".tar.xz.part-* | wc -l) parts" >&2
