@@ -3,8 +3,8 @@
 # nvcc, NVVM, the CUDA runtime, cuBLAS, CCCL and the CRT headers, and a stub libcuda.so to link against (the driver
 # is the GPU machine's). tools/device-bundle.sh builds llama.cpp's CUDA libraries with it, so that the GPU machine,
 # which starts bare each session, need not spend ~4 of its 30 minutes building them.
-# Versions: those the GPU machine has (nvcc 13.0.88, libcudart.so.13.0.96); cuBLAS only as 13.1 on pip, the same
-# soname (libcublas.so.13), and the GPU machine's own loads at run time.
+# Versions: the CUDA 13.0 update whose runtime the GPU machine has (libcudart.so.13.0.96, with nvcc 13.0.88);
+# cuBLAS is on pip only as 13.1, the same soname (libcublas.so.13): the GPU machine's own loads at run time.
 #   bash tools/cuda-toolkit/from-wheels.sh [DIR]   (default ~/.cache/emovec/cuda-13.0)
 set -euo pipefail
 dir=${1:-$HOME/.cache/emovec/cuda-13.0}
