@@ -8,7 +8,7 @@
 #   hooks job: emovec's CUDA captures and steering vs HF transformers (tools/hf-reference), and hook overhead (emovec bench)
 # overhead job: what capture and steering cost (emovec bench hooks). trace job: GPU timelines (tools/cuda-trace).
 # profile job: the host's CPU time while generating stories (async-profiler, tools/host-profile).
-# bench job: emovec bench + peers (issue 5); stories job: `emovec stories` timed, an A/B of jars (STORY_JARS); graphs job: bench with and without CUDA graph updates; budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
+# bench job: emovec bench + peers (issue 5); hfstatic job: HF generate() with a static cache alone; stories job: `emovec stories` timed, an A/B of jars (STORY_JARS); graphs job: bench with and without CUDA graph updates; budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
 # JOBS picks the jobs (default "hooks overhead generate").
 # Long: start it with `setsid bash tools/device-run.sh start` and poll with `bash tools/device-run.sh poll`
 # from back-to-back device calls; `run` does it in the foreground. Stages already done are skipped.
@@ -41,10 +41,12 @@ unpack_prebuilt() {   # llama.cpp as built before (.device-prebuilt/): build-nat
     # it runs on this GPU, or it goes (the run then builds): a few steps of llama-batched-bench on the tiny model
     local tiny=$root/.device-prebuilt/tiny-q4_k_m.gguf
     if [ -f "$tiny" ] && nvidia-smi -L > /dev/null 2>&1; then
-      # (it runs on the CPU too where CUDA fails to start: the check is ggml_cuda_init's "found N CUDA devices")
-      if "$W/cache/native/$key/bin/llama-batched-bench" -m "$tiny" -ngl 99 -c 4096 -npp 128 -ntg 32 -npl 1,8 > "$W/prebuilt-check.txt" 2>&1 \
-          && grep -q "found [1-9][0-9]* CUDA devices" "$W/prebuilt-check.txt"; then
-        echo "$key runs here: $(grep -m1 -o "found .*" "$W/prebuilt-check.txt"); $(grep '^|' "$W/prebuilt-check.txt" | tail -n 1)"
+      # (it runs on the CPU too where CUDA fails to start, so it must also list a CUDA device: this llama.cpp no
+      # longer prints ggml_cuda_init's "found N CUDA devices" at its default verbosity)
+      local bench=$W/cache/native/$key/bin/llama-batched-bench
+      if "$bench" --list-devices > "$W/prebuilt-check.txt" 2>&1 && grep -q "^ *CUDA0" "$W/prebuilt-check.txt" \
+          && "$bench" -m "$tiny" -ngl 99 -c 4096 -npp 128 -ntg 32 -npl 1,8 >> "$W/prebuilt-check.txt" 2>&1; then
+        echo "$key runs here: $(grep -m1 "^ *CUDA0" "$W/prebuilt-check.txt" | sed 's/^ *//'); $(grep '^|' "$W/prebuilt-check.txt" | tail -n 1)"
       else
         echo "$key does not run here, removed (the run builds it): $(grep -m1 -i "error\|failed" "$W/prebuilt-check.txt" || tail -n 1 "$W/prebuilt-check.txt")"
         rm -rf "${W:?}/cache/native/$key"
@@ -249,6 +251,30 @@ job_pipeline() {
   done
 }
 
+hf_export() {   # the model as an HF folder (tools/hf-reference), the HF peers' weights
+  [ -f "$W/hf-$TYPE/config.json" ] || python3 "$root/tools/hf-reference/export_hf.py" "$model" "$W/hf-$TYPE" > /dev/null
+}
+
+hf_static() {   # HF at its fastest: generate() with a static cache, which transformers compiles; at $1 + $2 tokens
+  hf_export
+  stamp "peer: HF generate() with a static cache at $1 + $2, batches ${HF_STATIC_BATCHES:-512,256}"
+  # (640, dynamic's best, does not fit: the static cache, the weights and the compiled graphs' buffers pass 80 GB)
+  timeout "${HF_STATIC_LIMIT:-480}" python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --cache static \
+    --generate "$1+$2@${HF_STATIC_BATCHES:-512,256}" --forward none 2>&1 | grep -v Warning | tee "$W/hf-peers-static.txt" || true
+  grep '^{"dtype"' "$W/hf-peers-static.txt" > "$W/results/hf-peers-static.json" \
+    || grep '^{"prompt"' "$W/hf-peers-static.txt" > "$W/results/hf-peers-static.jsonl" || true   # cut off: each batch's line
+}
+
+job_hfstatic() {   # hf_static alone, after the dynamic cache's best batch on the same machine, at the bench's story lengths
+  local spp=${SPP:-221} stg=${STG:-300}
+  hf_export
+  stamp "peer: HF generate() with its default (dynamic) cache at $spp + $stg, batch 640"
+  python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --generate "$spp+$stg@640" --forward none 2>&1 | grep -v Warning \
+    | tee "$W/hf-peers-dynamic.txt"
+  tail -n 1 "$W/hf-peers-dynamic.txt" > "$W/results/hf-peers.json"
+  hf_static "$spp" "$stg"
+}
+
 job_bench() {
   # Issue 5: emovec bench (the pipeline's own work) and its peers on the same weights, in one run; for each weight
   # type in BENCH_TYPES (default TYPE), results named by type.
@@ -283,18 +309,16 @@ bench_type() {
     # forward pass with hidden states in float16, then in bfloat16 (BF16 weights' peer: the same folder, rounded
     # again; speed does not depend on the values)
     stamp "peer: HF transformers (export, generate at 64 + 128 and $spp + $stg, forward with hidden states)"
-    [ -f "$W/hf-$TYPE/config.json" ] || python3 "$root/tools/hf-reference/export_hf.py" "$model" "$W/hf-$TYPE" > /dev/null
+    hf_export
     python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --generate 64+128@450 "$spp+$stg@${HF_BATCHES:-256,450,512,640,768}" 2>&1 | grep -v Warning | tee "$W/hf-peers.txt"
     tail -n 1 "$W/hf-peers.txt" > "$W/results/hf-peers.json"
     if [ -z "${NO_HF_BF16:-}" ]; then
       python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --dtype bfloat16 --generate none 2>&1 | grep -v Warning | tee "$W/hf-peers-bf16.txt"
       tail -n 1 "$W/hf-peers-bf16.txt" > "$W/results/hf-peers-bf16.json"
     fi
-    if [ -z "${NO_HF_STATIC:-}" ]; then   # HF at its fastest: a static cache, which transformers compiles (last: slow)
+    if [ -z "${NO_HF_STATIC:-}" ]; then   # last: slow
       python3 "$root/tools/peers/ratios.py" "$W/results" "$TYPE" > "$W/results/ratios-$TYPE.txt" || true   # in case time runs out
-      timeout "${HF_STATIC_LIMIT:-420}" python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --cache static --generate "$spp+$stg@${HF_STATIC_BATCHES:-640}" --forward none \
-        2>&1 | grep -v Warning | tee "$W/hf-peers-static.txt"
-      tail -n 1 "$W/hf-peers-static.txt" > "$W/results/hf-peers-static.json"
+      hf_static "$spp" "$stg"
     fi
     rm -rf "$W/hf-$TYPE"
   fi
