@@ -47,10 +47,10 @@ cmp -s "$here/llama/CMakeLists.txt" "$wrap/CMakeLists.txt" || cp "$here/llama/CM
 # What else a build depends on, written into the prefix as .emovec-build. A prefix unpacked from an earlier build
 # (tools/device-run.sh carries one to the GPU machine, which starts bare each session and would spend ~4 minutes
 # rebuilding the same libraries) is used as it is where there is no build folder and this matches: the same
-# wrapper project, options and tools; for the CPU build a CPU with the same flags (ggml-cpu is built for the
+# wrapper project, patches, options and tools; for the CPU build a CPU with the same flags (ggml-cpu is built for the
 # machine's own), for the CUDA build a CUDA compiler of the same release (13.0: the code it makes for one
 # architecture runs under any 13.x runtime).
-fingerprint="cmake=$(sha256sum < "$here/llama/CMakeLists.txt" | cut -c1-16) opts=$(echo "${opts[*]}" | sha256sum | cut -c1-16) tools=$TOOLS"
+fingerprint="cmake=$(sha256sum < "$here/llama/CMakeLists.txt" | cut -c1-16) $(cat "$src/.emovec-verified") opts=$(echo "${opts[*]}" | sha256sum | cut -c1-16) tools=$TOOLS"
 if [ "$BACKEND" = cuda ]; then
   fingerprint+=" cuda=$( { nvcc --version || /usr/local/cuda/bin/nvcc --version || true; } 2>/dev/null | grep -o 'release [0-9.]*')"
 else

@@ -8,7 +8,8 @@
 #   hooks job: emovec's CUDA captures and steering vs HF transformers (tools/hf-reference), and hook overhead (emovec bench)
 # overhead job: what capture and steering cost (emovec bench hooks). trace job: GPU timelines (tools/cuda-trace).
 # profile job: the host's CPU time while generating stories (async-profiler, tools/host-profile).
-# bench job: emovec bench + peers (issue 5); hfstatic job: HF generate() with a static cache alone; stories job: `emovec stories` timed, an A/B of jars (STORY_JARS); graphs job: bench with and without CUDA graph updates; budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
+# bench job: emovec bench + peers (issue 5); hfstatic job: HF generate() with a static cache alone; f32out job: F16
+# products with F32 output (emovec's llama.cpp patch) against without; stories job: `emovec stories` timed, an A/B of jars (STORY_JARS); graphs job: bench with and without CUDA graph updates; budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
 # JOBS picks the jobs (default "hooks overhead generate").
 # Long: start it with `setsid bash tools/device-run.sh start` and poll with `bash tools/device-run.sh poll`
 # from back-to-back device calls; `run` does it in the foreground. Stages already done are skipped.
@@ -265,13 +266,15 @@ hf_static() {   # HF at its fastest: generate() with a static cache, which trans
     || grep '^{"prompt"' "$W/hf-peers-static.txt" > "$W/results/hf-peers-static.jsonl" || true   # cut off: each batch's line
 }
 
-job_hfstatic() {   # hf_static alone, after the dynamic cache's best batch on the same machine, at the bench's story lengths
-  local spp=${SPP:-221} stg=${STG:-300}
+job_hfstatic() {   # hf_static alone, at the bench's story lengths, after the dynamic cache at HF_BATCHES (none: skipped)
+  local spp=${SPP:-221} stg=${STG:-300} batches=${HF_BATCHES:-640}
   hf_export
-  stamp "peer: HF generate() with its default (dynamic) cache at $spp + $stg, batch 640"
-  python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --generate "$spp+$stg@640" --forward none 2>&1 | grep -v Warning \
-    | tee "$W/hf-peers-dynamic.txt"
-  tail -n 1 "$W/hf-peers-dynamic.txt" > "$W/results/hf-peers.json"
+  if [ "$batches" != none ]; then
+    stamp "peer: HF generate() with its default (dynamic) cache at $spp + $stg, batches $batches"
+    python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --generate "$spp+$stg@$batches" --forward none 2>&1 | grep -v Warning \
+      | tee "$W/hf-peers-dynamic.txt"
+    tail -n 1 "$W/hf-peers-dynamic.txt" > "$W/results/hf-peers.json"
+  fi
   hf_static "$spp" "$stg"
 }
 
@@ -335,6 +338,21 @@ job_graphs() {
     emovec bench --model "$model" ${BENCH_ARGS:---emotions 32 --topics 4} --parallel 256 --extraction-shapes 1024x1024 \
       -o "$W/results/bench-graphs-$v.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-graphs-$v.txt" | grep -i "stories\|extraction\|preference"
     unset EMOVEC_CUDA_GRAPH_UPDATE GGML_CUDA_DISABLE_GRAPHS
+  done
+}
+
+job_f32out() {
+  # F16 matrix products accumulating in F32 and writing F32 (cmake/llama/patches/ggml-cuda-f16-f32-output.patch,
+  # EMOVEC_CUBLAS_F16_F32_OUTPUT=1) against llama.cpp's own F16 output converted back to F32 after every product:
+  # the pipeline's rows (bench --no-comparisons), alternated for two rounds so that drift shows as drift.
+  for round in 1 2; do
+    for v in f16out f32out; do
+      stamp "emovec bench --no-comparisons, cuBLAS F16 products with $v (round $round)"
+      [ "$v" = f32out ] && export EMOVEC_CUBLAS_F16_F32_OUTPUT=1
+      emovec bench --model "$model" ${BENCH_ARGS:---emotions 32 --topics 4} --parallel 256 --no-comparisons \
+        -o "$W/results/bench-$v-$round.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$v-$round.txt" | grep -i "stories\|extraction\|preference"
+      unset EMOVEC_CUBLAS_F16_F32_OUTPUT
+    done
   done
 }
 
