@@ -328,6 +328,12 @@ bench_type() {
   python3 "$root/tools/peers/ratios.py" "$W/results" "$TYPE" | tee "$W/results/ratios-$TYPE.txt"
 }
 
+bench_variant() {   # emovec bench as the environment stands, into results/bench-$1.{json,txt}; the stage rows shown
+  local name=$1; shift
+  emovec bench --model "$model" ${BENCH_ARGS:---emotions 32 --topics 4} --parallel 256 "$@" \
+    -o "$W/results/bench-$name.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$name.txt" | grep -i "stories\|extraction\|preference"
+}
+
 job_graphs() {
   # What ggml-cuda's CUDA graphs are worth, and what re-instantiating them costs (native/src/cuda_graphs.cu): the
   # bench's stories, extraction and preferences as emovec runs them, with llama.cpp's in-place graph updates
@@ -335,8 +341,7 @@ job_graphs() {
   for v in ${GRAPH_VARIANTS:-default update nographs}; do
     stamp "emovec bench, CUDA graphs: $v"
     case $v in update) export EMOVEC_CUDA_GRAPH_UPDATE=1 ;; nographs) export GGML_CUDA_DISABLE_GRAPHS=1 ;; esac
-    emovec bench --model "$model" ${BENCH_ARGS:---emotions 32 --topics 4} --parallel 256 --extraction-shapes 1024x1024 \
-      -o "$W/results/bench-graphs-$v.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-graphs-$v.txt" | grep -i "stories\|extraction\|preference"
+    bench_variant "graphs-$v" --extraction-shapes 1024x1024
     unset EMOVEC_CUDA_GRAPH_UPDATE GGML_CUDA_DISABLE_GRAPHS
   done
 }
@@ -349,8 +354,7 @@ job_f32out() {
     for v in f16out f32out; do
       stamp "emovec bench --no-comparisons, cuBLAS F16 products with $v (round $round)"
       [ "$v" = f32out ] && export EMOVEC_CUBLAS_F16_F32_OUTPUT=1
-      emovec bench --model "$model" ${BENCH_ARGS:---emotions 32 --topics 4} --parallel 256 --no-comparisons \
-        -o "$W/results/bench-$v-$round.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$v-$round.txt" | grep -i "stories\|extraction\|preference"
+      bench_variant "$v-$round" --no-comparisons
       unset EMOVEC_CUBLAS_F16_F32_OUTPUT
     done
   done
