@@ -292,10 +292,7 @@ bench_type() {
   # types in BENCH_QUICK_TYPES: the pipeline's own rows only (bench --no-comparisons, about a third of the time)
   local layouts="--extraction-shapes ${EXTRACTION_SHAPES:-2048x2048,8192x8192}"
   case " ${BENCH_QUICK_TYPES:-} " in *" $TYPE "*) layouts="--no-comparisons" ;; esac
-  # BENCH_F32OUT=1: emovec's own rows with F16 products writing F32 (job f32out); the peers run llama.cpp as it is
-  ( if [ -n "${BENCH_F32OUT:-}" ]; then export EMOVEC_CUBLAS_F16_F32_OUTPUT=1; fi
-    emovec bench --model "$model" ${BENCH_ARGS:---emotions 16 --topics 4} --parallel 256 $layouts -o "$W/results/bench-$TYPE.json" ) 2>&1 \
-    | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
+  emovec bench --model "$model" ${BENCH_ARGS:---emotions 16 --topics 4} --parallel 256 $layouts -o "$W/results/bench-$TYPE.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$TYPE.txt"
   stamp "peer: llama-batched-bench decode (256 x 64 + 256) and prefill (16 x 512)"
   "$prefix/bin/llama-batched-bench" -m "$model" -c $((256 * 320)) -b 2048 -ub 512 -ngl 99 -npp 64 -ntg 256 -npl 256 \
     --output-format jsonl 2> "$W/bb.log" | grep '^{' > "$W/results/bb-decode-$TYPE.jsonl"
@@ -351,13 +348,13 @@ job_graphs() {
 
 job_f32out() {
   # F16 matrix products accumulating in F32 and writing F32 (cmake/llama/patches/ggml-cuda-f16-f32-output.patch,
-  # EMOVEC_CUBLAS_F16_F32_OUTPUT=1) against llama.cpp's own F16 output converted back to F32 after every product:
-  # the pipeline's rows (bench --no-comparisons), alternated for two rounds so that drift shows as drift.
-  # F32OUT_ROUNDS and F32OUT_VARIANTS pick fewer (e.g. "1" and "f16out" after a bench with BENCH_F32OUT=1).
+  # emovec's default: EMOVEC_CUBLAS_F16_F32_OUTPUT=1) against llama.cpp's F16 accumulation and F16 output converted
+  # back to F32 after every product (=0): the pipeline's rows (bench --no-comparisons), alternated for two rounds
+  # so that drift shows as drift. F32OUT_ROUNDS and F32OUT_VARIANTS pick fewer (e.g. "1" and "f16out" after a bench).
   for round in ${F32OUT_ROUNDS:-1 2}; do
     for v in ${F32OUT_VARIANTS:-f16out f32out}; do
       stamp "emovec bench --no-comparisons, cuBLAS F16 products with $v (round $round)"
-      [ "$v" = f32out ] && export EMOVEC_CUBLAS_F16_F32_OUTPUT=1
+      export EMOVEC_CUBLAS_F16_F32_OUTPUT=$([ "$v" = f32out ] && echo 1 || echo 0)
       bench_variant "$v-$round" --no-comparisons
       unset EMOVEC_CUBLAS_F16_F32_OUTPUT
     done

@@ -5,9 +5,17 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
+
+// F16 matrix products on NVIDIA GPUs accumulate in F32 and write F32 in emovec's own process (llama.cpp's default
+// there: F16 accumulation, F16 output converted back to F32 after every product), unless the environment already
+// says (EMOVEC_CUBLAS_F16_F32_OUTPUT=0: llama.cpp's way). The switch is emovec's llama.cpp patch
+// (cmake/llama/patches/ggml-cuda-f16-f32-output.patch), read once at the first product, so it is set as the library
+// loads; llama-batched-bench, built from the same tree for the benchmark's peers, keeps llama.cpp's default.
+[[maybe_unused]] static const int g_f16_f32_output = setenv("EMOVEC_CUBLAS_F16_F32_OUTPUT", "1", 0);
 
 static std::atomic<int> g_min_level{GGML_LOG_LEVEL_WARN};
 static std::mutex g_error_mutex;
