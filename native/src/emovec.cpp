@@ -41,6 +41,11 @@ extern "C" {
 
 const char * emovec_native_version(void) { return "0.6.0"; }
 
+bool emovec_f16_f32_output(void) {   // the patch's own reading of the switch
+    const char * e = std::getenv("EMOVEC_CUBLAS_F16_F32_OUTPUT");
+    return e != nullptr && e[0] == '1';
+}
+
 void emovec_log_set_min_level(int32_t min_level) {
     g_min_level.store(min_level);
     llama_log_set(emovec_log, nullptr);

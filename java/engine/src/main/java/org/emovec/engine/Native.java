@@ -33,6 +33,14 @@ public final class Native {
         return LlamaCpp.llama_supports_gpu_offload();
     }
 
+    /**
+     * Whether F16 weights' matrix products accumulate and write in F32 here (a CUDA build with emovec's llama.cpp
+     * patch on, the default; EMOVEC_CUBLAS_F16_F32_OUTPUT=0 turns it off); false on a CPU build.
+     */
+    public static boolean f16ProductsInF32() {
+        return gpuBuild() && LlamaCpp.emovec_f16_f32_output();
+    }
+
     /** ggml log level from EMOVEC_LOG (debug, info, warn, error); default warn. */
     private static int logLevel() {
         String s = System.getenv().getOrDefault("EMOVEC_LOG", "warn").toLowerCase();
