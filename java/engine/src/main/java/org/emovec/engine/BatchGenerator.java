@@ -194,7 +194,11 @@ public final class BatchGenerator implements AutoCloseable {
             p.n_ctx((long) options.parallel() * options.contextPerSequence() > Integer.MAX_VALUE ? Integer.MAX_VALUE
                     : options.parallel() * options.contextPerSequence());
             p.n_batch(options.batchTokens());
-            p.n_ubatch(Math.min(options.batchTokens(), 512));
+            // A decode step is one micro-batch of up to 256 rows whatever this is; a step that also prefills new
+            // prompts (their tails split evenly over the prefilling sequences by llama.cpp's split_equal) runs in
+            // micro-batches of this size, whose products run faster the more rows they have (under a VRAM budget
+            // batchTokens is the plan's micro-batch, 512 or less)
+            p.n_ubatch(Math.min(options.batchTokens(), 2048));
             p.n_seq_max(options.parallel());
             p.n_threads(options.threads());
             p.n_threads_batch(options.threads());
