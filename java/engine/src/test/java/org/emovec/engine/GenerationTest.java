@@ -287,6 +287,33 @@ class GenerationTest {
     }
 
     @Test
+    void newPromptsPrefillInAsFewMicroBatchesAsTheBatchHolds() {
+        // llama.cpp's split_equal spreads the tokens of the sequences prefilling in a step evenly over micro-batches
+        // of n_ubatch rows, each reading every weight (8B, H100: 512-row ones ran the bench's prompts at a third
+        // of the extraction rate). Six prompts of about 200 tokens starting together fill one 2048-token batch:
+        // they must run as one micro-batch, not three of 512.
+        StringBuilder text = new StringBuilder();
+        for (int w = 0; w < 95; w++) text.append(" word").append(w % 37); // two tokens a word
+        List<GenerationRequest> reqs = new ArrayList<>();
+        for (int p = 0; p < 6; p++) reqs.add(request("p" + p, "Prompt " + p + ":" + text, p, 2));
+        int tail = reqs.get(0).prompt().length - 1;
+        assertTrue(6 * tail > 1024 && 6 * tail + 6 <= 2048, "prompt tails: " + 6 * tail + " tokens");
+        List<Long> perStep = new ArrayList<>();
+        long[] seen = {0};
+        try (BatchGenerator g = new BatchGenerator(model, new GeneratorOptions(6, 256, 2048, 0, true, GeneratorOptions.Sampler.HOST))) {
+            g.run(reqs.iterator(), new BatchGenerator.Listener() {
+                public void finished(GenerationResult r) {}
+
+                public void step(int n, int active) {
+                    perStep.add(g.stats().ubatches - seen[0]);
+                    seen[0] = g.stats().ubatches;
+                }
+            });
+        }
+        assertEquals(1L, perStep.get(0), "micro-batches of the step that prefills six prompts (then: " + perStep + ")");
+    }
+
+    @Test
     void promptsLongerThanTheContextAreReportedNotSilentlyCut() {
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < 600; i++) sb.append("word ");
