@@ -69,14 +69,15 @@ public final class Bench {
             out.put("model_description", model.description());
             out.put("parameters", model.parameters());
             out.put("model_bytes", model.bytes());
-            out.put("f16_products_in_f32", Native.f16ProductsInF32()); // emovec's llama.cpp patch (README, "Speed and memory")
+            boolean f16InF32 = Native.f16ProductsInF32(); // emovec's llama.cpp patch (README, "Speed and memory")
+            out.put("f16_products_in_f32", f16InF32);
             out.put("load_seconds", load);
             out.put("device_bytes_before_load", before);
             out.put("device_bytes_after_load", afterLoad);
             if (sizing.plan() != null) out.put("vram_plan", sizing.plan().describe());
             System.err.printf(Locale.ROOT, "emovec bench: %s loaded in %.1f s%s%s%n", model.description(), load,
                     afterLoad < 0 ? "" : String.format(Locale.ROOT, ", device memory %.2f GiB", afterLoad / 1073741824.0),
-                    Native.f16ProductsInF32() ? ", F16 products in F32" : "");
+                    f16InF32 ? ", F16 products in F32" : "");
 
             // Ceilings: a forward pass costs ~2 FLOP per weight per token; a decode step reads every weight once.
             double flopsPerToken = 2.0 * (model.parameters() - (long) model.vocabSize() * model.width());
