@@ -9,7 +9,7 @@
 # overhead job: what capture and steering cost (emovec bench hooks). trace job: GPU timelines (tools/cuda-trace).
 # profile job: the host's CPU time while generating stories (async-profiler, tools/host-profile).
 # bench job: emovec bench + peers (issue 5); hfstatic job: HF generate() with a static cache alone; f32out job: F16
-# products with F32 output (emovec's llama.cpp patch) against without; stories job: `emovec stories` timed, an A/B of jars (STORY_JARS); graphs job: bench with and without CUDA graph updates; budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
+# products with F32 output (emovec's llama.cpp patch) against without; speedpatch job: the two opt-in patches' bit-for-bit checks and timing; stories job: `emovec stories` timed, an A/B of jars (STORY_JARS); graphs job: bench with and without CUDA graph updates; budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
 # JOBS picks the jobs (default "hooks overhead generate").
 # Long: start it with `setsid bash tools/device-run.sh start` and poll with `bash tools/device-run.sh poll`
 # from back-to-back device calls; `run` does it in the foreground. Stages already done are skipped.
@@ -104,6 +104,26 @@ model=$W/$PRESET-$TYPE.gguf
 ensure_model "$PRESET" "$TYPE" "$model"
 emovec info "$model" | tee "$W/results/model-info.txt"
 
+write_prompts() {   # $1 distinct prompts of ~64 tokens, as JSON lines
+  python3 - "$1" <<'PY'
+import json, sys
+words = ("the river carried old light across the valley while children counted boats and their parents "
+         "argued softly about bread weather letters trains music gardens winter roads lamps windows "
+         "stones bridges clocks songs maps coats doors fields").split()
+for i in range(int(sys.argv[1])):
+    text = f"{i}. " + " ".join(words[(i + j) % len(words)] for j in range(60))
+    print(json.dumps({"id": f"p{i}", "text": text}))
+PY
+}
+
+write_steering_vector() {   # a random unit vector of the 8B shape's width (seed 0), as .npy, to steer with
+  python3 -c "import numpy as np, sys; v=np.random.default_rng(0).standard_normal(4096); np.save(sys.argv[1], (v/np.linalg.norm(v)).astype('<f4')[None])" "$1"
+}
+
+tokens_digest() {   # a digest of every sequence's tokens in an `emovec generate` output
+  python3 -c "import json,sys,hashlib; r=sorted((j['id'],j['tokens']) for j in map(json.loads,open(sys.argv[1]))); print(hashlib.sha256(json.dumps(r).encode()).hexdigest())" "$1"
+}
+
 job_generate() {
   NPL=${NPL:-256} NPP=${NPP:-64} NTG=${NTG:-256}
   stamp "peer: llama-batched-bench -npp $NPP -ntg $NTG -npl $NPL"
@@ -113,15 +133,7 @@ job_generate() {
   stamp "emovec generate: $NPL sequences, ~$NPP prompt tokens, $NTG new tokens, sampling on"
   # two waves of distinct prompts (none shared, as the peer's): one context runs them in turn, two contexts
   # (host-lanes) side by side
-  python3 - "$((2 * NPL))" > "$W/prompts.jsonl" <<'PY'
-import json, sys
-words = ("the river carried old light across the valley while children counted boats and their parents "
-         "argued softly about bread weather letters trains music gardens winter roads lamps windows "
-         "stones bridges clocks songs maps coats doors fields").split()
-for i in range(int(sys.argv[1])):
-    text = f"{i}. " + " ".join(words[(i + j) % len(words)] for j in range(60))
-    print(json.dumps({"id": f"p{i}", "text": text}))
-PY
+  write_prompts "$((2 * NPL))" > "$W/prompts.jsonl"
   for sampler in ${SAMPLERS:-host host-copy host-lanes}; do
     # host: candidates from the device top-k (the logits of decode-only steps stay on the device);
     # host-copy: the same, but llama.cpp copies the logits to the host every step (as llama-batched-bench does);
@@ -140,8 +152,7 @@ PY
       --temperature 0.8 --top-k 40 --top-p 0.95 --sampler "${sampler%%-*}" --quiet --stats "$W/results/emovec-stats-$sampler.json" \
       || stamp "emovec generate --sampler $sampler FAILED"
     # A digest of every sequence's tokens: the host variants must agree exactly (same seeds, same semantics).
-    python3 -c "import json,sys,hashlib; r=sorted((j['id'],j['tokens']) for j in map(json.loads,open(sys.argv[1]))); print(hashlib.sha256(json.dumps(r).encode()).hexdigest())" \
-      "$W/generate-$sampler.jsonl" > "$W/results/tokens-$sampler.sha256" 2>/dev/null || true
+    tokens_digest "$W/generate-$sampler.jsonl" > "$W/results/tokens-$sampler.sha256" 2>/dev/null || true
     rm -f "$W/generate-$sampler.jsonl"   # 65k tokens of random text: not worth carrying back
   done
 
@@ -189,7 +200,7 @@ for i, (a, b) in enumerate(pairs):
     text = f"Which would you prefer? Option A: {a}. Option B: {b}. Answer: ("
     print(json.dumps({"id": f"ab{i}", "text": text, "steer_text": a if i % 2 == 0 else b}))
 PY
-  python3 -c "import numpy as np; v=np.random.default_rng(0).standard_normal(4096); np.save('$W/v.npy', (v/np.linalg.norm(v)).astype('<f4')[None])"
+  write_steering_vector "$W/v.npy"
   for wt in ${HF_TYPES:-f16 f32}; do
     small=$W/llama-3.1-8b-4l-$wt.gguf
     exact=(); [ "$wt" = f32 ] && exact=(--exact-f32)
@@ -359,6 +370,52 @@ job_f32out() {
       unset EMOVEC_CUBLAS_F16_F32_OUTPUT
     done
   done
+}
+
+job_speedpatch() {
+  # emovec's opt-in llama.cpp patches, each off unless its switch is 1: EMOVEC_FATTN_KV_MAX_HALF_TILES (flash
+  # attention skips a stream's masked KV tail in half tiles, cmake/llama/patches/ggml-cuda-fattn-kv-max-half-tiles.patch)
+  # and EMOVEC_CUBLAS_REUSE_INPUT (one F32->F16 conversion per distinct product input, ggml-cuda-f16-input-reuse.patch).
+  # Neither may change a bit: 1. the tokens of `emovec generate` on one context (the same batches run to run) and the
+  # rows and logits of `emovec capture` (plain, and steered in 16-token micro-batches), with each switch on and both,
+  # against both off (and both off again: the same bits run to run); 2. the pipeline's rows (bench --no-comparisons) timed with both off and both on, alternated.
+  # SPEEDPATCH_ROUNDS picks the timed rounds (default "1 2"; "" for the checks alone).
+  local variants=(off:0:0 off-again:0:0 halftiles:1:0 reuse:0:1 both:1:1) small=$W/llama-3.1-8b-4l-f16.gguf v name a b
+  ensure_model llama-3.1-8b-4l f16 "$small"
+  write_prompts 512 > "$W/prompts.jsonl"
+  write_prompts 64 > "$W/prompts-64.jsonl"   # for capture: every row of 4 layers (and the last logits) of 64 prompts
+  write_steering_vector "$W/v.npy"
+  for v in "${variants[@]}"; do
+    IFS=: read -r name a b <<< "$v"
+    export EMOVEC_FATTN_KV_MAX_HALF_TILES=$a EMOVEC_CUBLAS_REUSE_INPUT=$b
+    stamp "switches $name: emovec generate (one context, 512 x 64 + 256) and capture"
+    emovec generate --model "$model" --prompts "$W/prompts.jsonl" -o "$W/gen-$name.jsonl" --parallel 256 --ctx 336 \
+      --max-tokens 256 --ignore-eog --lanes 1 --temperature 0.8 --top-k 40 --top-p 0.95 --quiet --stats "$W/results/speedpatch-stats-$name.json"
+    tokens_digest "$W/gen-$name.jsonl" > "$W/results/speedpatch-tokens-$name.sha256"; rm -f "$W/gen-$name.jsonl"
+    emovec capture --model "$small" -p "$W/prompts-64.jsonl" -o "$W/spcap-plain-$name" --layers all --reduce rows --logits last
+    emovec capture --model "$small" -p "$W/prompts-64.jsonl" -o "$W/spcap-steered-$name" --layers all --reduce rows --logits last \
+      --ubatch 16 --steer "$W/v.npy" --steer-layer 1 --alpha-norm 0.5
+  done
+  unset EMOVEC_FATTN_KV_MAX_HALF_TILES EMOVEC_CUBLAS_REUSE_INPUT
+  for v in "${variants[@]:1}"; do
+    name=${v%%:*}
+    same=identical
+    cmp -s "$W/results/speedpatch-tokens-off.sha256" "$W/results/speedpatch-tokens-$name.sha256" || same=DIFFERENT
+    for kind in plain steered; do   # the arrays (capture.json may name its own folder)
+      for f in "$W/spcap-$kind-off"/*.npy; do
+        cmp -s "$f" "$W/spcap-$kind-$name/$(basename "$f")" || { same="$same, capture $kind $(basename "$f") DIFFERENT"; break; }
+      done
+    done
+    stamp "switches $name against off: tokens and captures $same" | tee -a "$W/results/speedpatch-check.txt"
+  done
+  for round in ${SPEEDPATCH_ROUNDS-1 2}; do
+    for v in off both; do
+      stamp "emovec bench --no-comparisons, switches $v (round $round)"
+      export EMOVEC_FATTN_KV_MAX_HALF_TILES=$([ $v = both ] && echo 1 || echo 0) EMOVEC_CUBLAS_REUSE_INPUT=$([ $v = both ] && echo 1 || echo 0)
+      bench_variant "speedpatch-$v-$round" --no-comparisons
+    done
+  done
+  unset EMOVEC_FATTN_KV_MAX_HALF_TILES EMOVEC_CUBLAS_REUSE_INPUT
 }
 
 job_trace() {

@@ -25,9 +25,11 @@ void emovec_clear_last_error(void);
 void emovec_batch_fill(struct llama_batch * batch, int32_t n, const int32_t * tokens, const int32_t * pos,
                        const int32_t * seqs, const int8_t * want_logits);
 
-// Whether F16 matrix products on an NVIDIA GPU accumulate and write in F32 in this process (emovec's llama.cpp
-// patch, on unless EMOVEC_CUBLAS_F16_F32_OUTPUT=0 was in the environment; see emovec.cpp).
-bool emovec_f16_f32_output(void);
+// Whether one of emovec's llama.cpp patches (cmake/llama/patches/) is switched on in this process, read as the patch
+// reads it: `variable` is its switch, EMOVEC_CUBLAS_F16_F32_OUTPUT (F16 products accumulate and write in F32; on
+// unless =0 was in the environment, see emovec.cpp), EMOVEC_FATTN_KV_MAX_HALF_TILES or EMOVEC_CUBLAS_REUSE_INPUT
+// (off unless =1). The patches act on CUDA builds only.
+bool emovec_llama_switch(const char * variable);
 
 // Converts n values of ggml type `type` at src (any type ggml can read: F32, F16, BF16, Q4_K, Q6_K, ...) to
 // floats at dst; n must be a whole number of blocks. Returns 0, or -1 when ggml cannot dequantize the type.

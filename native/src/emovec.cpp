@@ -41,8 +41,8 @@ extern "C" {
 
 const char * emovec_native_version(void) { return "0.6.0"; }
 
-bool emovec_f16_f32_output(void) {   // the patch's own reading of the switch
-    const char * e = std::getenv("EMOVEC_CUBLAS_F16_F32_OUTPUT");
+bool emovec_llama_switch(const char * variable) {   // the patches' own reading of their switches
+    const char * e = std::getenv(variable);
     return e != nullptr && e[0] == '1';
 }
 

@@ -67,6 +67,8 @@ class CliTest {
         assertEquals(6, rows.get(1).get("items").asInt(), "2 emotions x 3 stories sharing one prompt each");
         assertTrue(rows.get(2).get("condition").asText().endsWith(", q8_0 KV cache"), rows.get(2).toString());
         assertEquals("f16", result.get("story_kv_cache").asText());
+        for (String patch : new String[] {"f16_products_in_f32", "fattn_kv_max_half_tiles", "cublas_reuse_input"})
+            assertFalse(result.path(patch).asBoolean(true), patch + ": recorded, and off on a CPU build (emovec's llama.cpp patches are CUDA's)");
         assertTrue(result.get("kv_copy_identical_f16").asBoolean() && result.get("kv_copy_identical_q8_0").asBoolean(), r.err());
         int e = 3; // extraction's rows
         assertTrue(rows.get(e).get("condition").asText().endsWith("a KV stream per text"), rows.get(e).toString());

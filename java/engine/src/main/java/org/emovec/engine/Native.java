@@ -34,11 +34,11 @@ public final class Native {
     }
 
     /**
-     * Whether F16 weights' matrix products accumulate and write in F32 here (a CUDA build with emovec's llama.cpp
-     * patch on, the default; EMOVEC_CUBLAS_F16_F32_OUTPUT=0 turns it off); false on a CPU build.
+     * Whether one of emovec's llama.cpp patches is on here, by its switch (emovec.h, emovec_llama_switch; e.g.
+     * EMOVEC_CUBLAS_F16_F32_OUTPUT, on by default); false on a CPU build, where they do not act.
      */
-    public static boolean f16ProductsInF32() {
-        return gpuBuild() && LlamaCpp.emovec_f16_f32_output();
+    public static boolean llamaPatchOn(String variable) {
+        return gpuBuild() && LlamaCpp.emovec_llama_switch(variable);
     }
 
     /** ggml log level from EMOVEC_LOG (debug, info, warn, error); default warn. */

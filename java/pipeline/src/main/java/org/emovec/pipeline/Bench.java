@@ -53,6 +53,14 @@ public final class Bench {
     public record Row(String stage, String condition, long items, long tokens, double seconds, double itemsPerSecond, double tokensPerSecond,
                       long peakDeviceBytes, Double ceilingTokensPerSecond) {}
 
+    /** emovec's llama.cpp patches: JSON key -> {switch (emovec.h, emovec_llama_switch), what the load line says}. */
+    private static final Map<String, String[]> LLAMA_PATCHES = new LinkedHashMap<>();
+    static {
+        LLAMA_PATCHES.put("f16_products_in_f32", new String[] {"EMOVEC_CUBLAS_F16_F32_OUTPUT", "F16 products in F32"});
+        LLAMA_PATCHES.put("fattn_kv_max_half_tiles", new String[] {"EMOVEC_FATTN_KV_MAX_HALF_TILES", "masked KV skipped in half tiles"});
+        LLAMA_PATCHES.put("cublas_reuse_input", new String[] {"EMOVEC_CUBLAS_REUSE_INPUT", "product inputs converted once"});
+    }
+
     private Bench() {}
 
     public static Map<String, Object> run(Path modelPath, int gpuLayers, Sizing sizing, Options o) {
@@ -69,15 +77,20 @@ public final class Bench {
             out.put("model_description", model.description());
             out.put("parameters", model.parameters());
             out.put("model_bytes", model.bytes());
-            boolean f16InF32 = Native.f16ProductsInF32(); // emovec's llama.cpp patch (README, "Speed and memory")
-            out.put("f16_products_in_f32", f16InF32);
+            // emovec's llama.cpp patches (README, "Speed and memory"): which are on, in the JSON and on the load line
+            StringBuilder patches = new StringBuilder();
+            LLAMA_PATCHES.forEach((key, p) -> {
+                boolean on = Native.llamaPatchOn(p[0]);
+                out.put(key, on);
+                if (on) patches.append(", ").append(p[1]);
+            });
             out.put("load_seconds", load);
             out.put("device_bytes_before_load", before);
             out.put("device_bytes_after_load", afterLoad);
             if (sizing.plan() != null) out.put("vram_plan", sizing.plan().describe());
             System.err.printf(Locale.ROOT, "emovec bench: %s loaded in %.1f s%s%s%n", model.description(), load,
                     afterLoad < 0 ? "" : String.format(Locale.ROOT, ", device memory %.2f GiB", afterLoad / 1073741824.0),
-                    f16InF32 ? ", F16 products in F32" : "");
+                    patches);
 
             // Ceilings: a forward pass costs ~2 FLOP per weight per token; a decode step reads every weight once.
             double flopsPerToken = 2.0 * (model.parameters() - (long) model.vocabSize() * model.width());
