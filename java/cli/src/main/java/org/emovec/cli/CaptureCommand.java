@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
@@ -52,7 +53,8 @@ final class CaptureCommand implements Callable<Integer> {
     @Option(names = {"-o", "--out"}, required = true, description = "output folder")
     Path out;
 
-    @Option(names = "--layers", defaultValue = "all", description = "layers to capture: all, or a list like 0,5,10-20 (default: ${DEFAULT-VALUE})")
+    @Option(names = "--layers", defaultValue = "all", description = {"layers to capture: all, or a list like 0,5,10-20 (default: ${DEFAULT-VALUE});",
+            "the last block's rows cost every position's logits (llama.cpp keeps only the rows whose logits are read there)"})
     String layers;
 
     @Option(names = "--reduce", defaultValue = "rows", description = "rows (every token) or mean (one row per prompt) (default: ${DEFAULT-VALUE})")
@@ -115,14 +117,17 @@ final class CaptureCommand implements Callable<Integer> {
             }
             List<ScoreRequest> requests = new ArrayList<>();
             int[] everyToken = IntStream.range(0, m.vocabSize()).toArray(); // --logits last: the whole row as candidates
+            // After the last block llama.cpp keeps only the rows whose logits are read, so capturing that block reads
+            // every position's logits (--logits last then keeps the last row of each prompt's)
+            boolean everyRowOut = logits.equals("all") || Arrays.stream(layerList).anyMatch(l -> l == m.layers() - 1);
             ArrayNode index = json.createArrayNode();
             long row = 0;
             for (int i = 0; i < list.size(); i++) {
                 Prompt p = list.get(i);
                 int[] t = tokens.get(i);
                 ScoreRequest r = ScoreRequest.of(p.id(), t).withCapture(new CaptureRequest(layerList, reduce, Span.from(from)));
-                if (logits.equals("all")) r = r.withAllLogits();
-                if (logits.equals("last")) r = new ScoreRequest(r.id(), t, everyToken, false, r.capture(), List.of());
+                if (everyRowOut) r = r.withAllLogits();
+                else if (logits.equals("last")) r = new ScoreRequest(r.id(), t, everyToken, false, r.capture(), List.of());
                 ObjectNode entry = index.addObject().put("id", p.id()).put("tokens", t.length);
                 entry.putPOJO("token_ids", t);
                 if (vector != null) {
@@ -148,7 +153,7 @@ final class CaptureCommand implements Callable<Integer> {
                 List<float[]> rows = new ArrayList<>();
                 for (ScoreResult r : results) {
                     if (logits.equals("all")) rows.addAll(List.of(r.logits()));
-                    else rows.add(r.candidateLogits());
+                    else rows.add(everyRowOut ? r.logits()[r.logits().length - 1] : r.candidateLogits());
                 }
                 Npy.write(out.resolve("logits.npy"), rows.toArray(new float[0][]));
             }

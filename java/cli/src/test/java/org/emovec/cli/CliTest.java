@@ -253,6 +253,34 @@ class CliTest {
     }
 
     @Test
+    void captureOfTheLastBlockHasEveryRowWhateverLogitsAreWritten() throws Exception {
+        // after the last block llama.cpp keeps only the rows whose logits are read: every row must be there anyway
+        Path prompts = dir.resolve("p.jsonl");
+        Files.writeString(prompts, "{\"id\":\"a\",\"text\":\"Option A: tea. Option B: coffee. Answer: (\"}\n{\"id\":\"b\",\"text\":\"Hello world\"}\n");
+        Path all = dir.resolve("all"), last = dir.resolve("last"), mean = dir.resolve("mean");
+        for (String[] v : new String[][] {{all.toString(), "rows", "all"}, {last.toString(), "rows", "last"}, {mean.toString(), "mean", "none"}}) {
+            Run r = run("capture", "-m", tiny().toString(), "-p", prompts.toString(), "-o", v[0], "--layers", "all", "--reduce", v[1], "--logits", v[2]);
+            assertEquals(0, r.code(), r.err());
+        }
+        float[][] rowsAll = org.emovec.io.Npy.read(all.resolve("residual-L3.npy")), rowsLast = org.emovec.io.Npy.read(last.resolve("residual-L3.npy"));
+        assertEquals(org.emovec.io.Npy.read(all.resolve("residual-L0.npy")).length, rowsLast.length, "a row per token at the last block too");
+        for (int i = 0; i < rowsAll.length; i++) assertArrayEquals(rowsAll[i], rowsLast[i], "row " + i);
+        float[][] logitsAll = org.emovec.io.Npy.read(all.resolve("logits.npy")), logitsLast = org.emovec.io.Npy.read(last.resolve("logits.npy"));
+        assertEquals(2, logitsLast.length);
+        assertArrayEquals(logitsAll[rowsAll.length - 1], logitsLast[1], "--logits last: each prompt's last row");
+        // the mean at the last block is over every row of the prompt, not only the output rows
+        float[][] means = org.emovec.io.Npy.read(mean.resolve("residual-L3.npy"));
+        var b = new com.fasterxml.jackson.databind.ObjectMapper().readTree(all.resolve("capture.json").toFile()).get("prompts").get(1);
+        int first = b.get("first_row").asInt(), n = b.get("rows").asInt();
+        assertTrue(n > 1 && first + n == rowsAll.length, b.toString());
+        for (int d = 0; d < 64; d++) {
+            double sum = 0;
+            for (int i = first; i < first + n; i++) sum += rowsAll[i][d];
+            assertEquals(sum / n, means[1][d], 1e-4 * (1 + Math.abs(sum / n)), "dimension " + d);
+        }
+    }
+
+    @Test
     void captureWritesNpyAndASidecarAndRefusesALayerOutOfRange() throws Exception {
         Path prompts = dir.resolve("p.jsonl");
         Files.writeString(prompts, "{\"id\":\"a\",\"text\":\"Option A: tea. Option B: coffee. Answer: (\",\"steer_text\":\"coffee\"}\n"
