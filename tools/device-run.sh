@@ -228,8 +228,6 @@ meta = json.load(open(f"{rows_dir}/capture.json"))
 worst = 0.0
 for l in meta["layers"]:
     rows, means = np.load(f"{rows_dir}/residual-L{l}.npy"), np.load(f"{mean_dir}/residual-L{l}.npy")
-    if l == max(meta["layers"]):
-        continue  # after the last block llama.cpp keeps only output rows
     for i, p in enumerate(meta["prompts"]):
         ref = rows[p["first_row"] + 5:p["first_row"] + p["rows"]].astype(np.float64).mean(0)
         worst = max(worst, float(np.linalg.norm(means[i] - ref) / np.linalg.norm(ref)))
