@@ -376,21 +376,24 @@ job_speedpatch() {
   # and EMOVEC_CUBLAS_REUSE_INPUT (one F32->F16 conversion per distinct product input, ggml-cuda-f16-input-reuse.patch).
   # Neither may change a bit: 1. the tokens of `emovec generate` on one context (the same batches run to run) and the
   # rows and logits of `emovec capture` (plain, and steered in 16-token micro-batches), with each switch on and both,
-  # against both off (and both off again: the same bits run to run); 2. the pipeline's rows (bench --no-comparisons) timed with both off and both on, alternated.
+  # against both off (and both off again: the same bits run to run); 2. the pipeline's rows (bench --no-comparisons)
+  # timed with both off and both on, alternated.
   # SPEEDPATCH_ROUNDS picks the timed rounds (default "1 2"; "" for the checks alone), SPEEDPATCH_PROMPTS the prompts
   # generated from (default 512: two waves of 256).
   local variants=(off:0:0 off-again:0:0 halftiles:1:0 reuse:0:1 both:1:1) small=$W/llama-3.1-8b-4l-f16.gguf v name a b
   ensure_model llama-3.1-8b-4l f16 "$small"
   write_prompts "${SPEEDPATCH_PROMPTS:-512}" > "$W/prompts.jsonl"
-  write_prompts 64 > "$W/prompts-64.jsonl"   # for capture: every row of 4 layers (and the last logits) of 64 prompts
+  write_prompts 64 > "$W/prompts-64.jsonl"   # for capture: every row of 3 blocks (and the last logits) of 64 prompts
   write_steering_vector "$W/v.npy"
   for v in "${variants[@]}"; do
     IFS=: read -r name a b <<< "$v"
     export EMOVEC_FATTN_KV_MAX_HALF_TILES=$a EMOVEC_CUBLAS_REUSE_INPUT=$b
     stamp "switches $name: emovec generate (one context, ${SPEEDPATCH_PROMPTS:-512} x 64 + 256) and capture"
     emovec generate --model "$model" --prompts "$W/prompts.jsonl" -o "$W/gen-$name.jsonl" --parallel 256 --ctx 336 \
-      --max-tokens 256 --ignore-eog --lanes 1 --temperature 0.8 --top-k 40 --top-p 0.95 --quiet --stats "$W/results/speedpatch-stats-$name.json"
-    tokens_digest "$W/gen-$name.jsonl" > "$W/results/speedpatch-tokens-$name.sha256"; rm -f "$W/gen-$name.jsonl"
+      --max-tokens 256 --ignore-eog --lanes 1 --temperature 0.8 --top-k 40 --top-p 0.95 --quiet --stats "$W/results/speedpatch-stats-$name.json" \
+      || stamp "generate FAILED"
+    tokens_digest "$W/gen-$name.jsonl" > "$W/results/speedpatch-tokens-$name.sha256" || rm -f "$W/results/speedpatch-tokens-$name.sha256"
+    rm -f "$W/gen-$name.jsonl"
     # (blocks 0-2: the last block's rows would cost every position's logits)
     rm -rf "$W/spcap-plain-$name" "$W/spcap-steered-$name"
     emovec capture --model "$small" -p "$W/prompts-64.jsonl" -o "$W/spcap-plain-$name" --layers 0-2 --reduce rows --logits last \
@@ -402,7 +405,8 @@ job_speedpatch() {
   for v in "${variants[@]:1}"; do
     name=${v%%:*}
     same=identical
-    cmp -s "$W/results/speedpatch-tokens-off.sha256" "$W/results/speedpatch-tokens-$name.sha256" || same=DIFFERENT
+    [ -s "$W/results/speedpatch-tokens-off.sha256" ] && cmp -s "$W/results/speedpatch-tokens-off.sha256" \
+      "$W/results/speedpatch-tokens-$name.sha256" || same="DIFFERENT or missing"
     for kind in plain steered; do   # the arrays (capture.json may name its own folder): three layers and the logits
       for f in residual-L0 residual-L1 residual-L2 logits; do
         cmp -s "$W/spcap-$kind-off/$f.npy" "$W/spcap-$kind-$name/$f.npy" || { same="$same, capture $kind $f DIFFERENT or missing"; break; }
