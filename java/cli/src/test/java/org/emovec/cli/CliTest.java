@@ -67,6 +67,9 @@ class CliTest {
         assertEquals(6, rows.get(1).get("items").asInt(), "2 emotions x 3 stories sharing one prompt each");
         assertTrue(rows.get(2).get("condition").asText().endsWith(", q8_0 KV cache"), rows.get(2).toString());
         assertEquals("f16", result.get("story_kv_cache").asText());
+        var steps = result.get("stories_host_ms_per_step_shared"); // the prompts' first tokens come in steps of their own kind
+        assertTrue(steps.get("prompt_steps").asDouble() >= 1 && steps.get("prompt_steps").asDouble() < steps.get("steps").asDouble()
+                && steps.get("prompt_tokens").asDouble() >= 6 && steps.get("prompt_step_ms").asDouble() > 0, steps.toString());
         for (String patch : new String[] {"f16_products_in_f32", "fattn_kv_max_half_tiles", "cublas_reuse_input"})
             assertFalse(result.path(patch).asBoolean(true), patch + ": recorded, and off on a CPU build (emovec's llama.cpp patches are CUDA's)");
         assertTrue(result.get("kv_copy_identical_f16").asBoolean() && result.get("kv_copy_identical_q8_0").asBoolean(), r.err());

@@ -162,9 +162,11 @@ public final class Bench {
                     Map<String, Double> host = hostPerStep(g.stats());
                     out.put("stories_host_ms_per_step_" + key, host);
                     System.err.printf(Locale.ROOT, "  host per step: %.2f ms = in llama_decode %.2f + waiting %.2f + sampling %.2f + other %.2f;"
-                            + " %.0f steps, %.2f micro-batches a step (%.2f a decode-only step)%n",
+                            + " %.0f steps, %.2f micro-batches a step (%.2f a decode-only step); decode-only steps %.2f ms,"
+                            + " the %.0f with prompt tokens (%.0f in all) %.2f ms%n",
                             host.get("wall"), host.get("in_llama_decode"), host.get("waiting"), host.get("sampling"), host.get("other"),
-                            host.get("steps"), host.get("ubatches_per_step"), host.get("ubatches_per_decode_only_step"));
+                            host.get("steps"), host.get("ubatches_per_step"), host.get("ubatches_per_decode_only_step"),
+                            host.get("decode_only_step_ms"), host.get("prompt_steps"), host.get("prompt_tokens"), host.get("prompt_step_ms"));
                 }
             }
             out.put("story_parallel", parallelUsed);
@@ -374,6 +376,12 @@ public final class Bench {
         m.put("steps", (double) st.steps);
         m.put("ubatches_per_step", (double) st.ubatches / Math.max(1, st.steps));
         m.put("ubatches_per_decode_only_step", (double) st.decodeOnlyUbatches / Math.max(1, st.decodeOnlySteps));
+        // the steps that also feed prompt tokens (new prompts' prefill, a copied prompt's last token), against the rest
+        long promptSteps = st.steps - st.decodeOnlySteps;
+        m.put("decode_only_step_ms", st.decodeOnlyNanos / 1e6 / Math.max(1, st.decodeOnlySteps));
+        m.put("prompt_steps", (double) promptSteps);
+        m.put("prompt_step_ms", (st.totalNanos - st.decodeOnlyNanos) / 1e6 / Math.max(1, promptSteps));
+        m.put("prompt_tokens", (double) st.prefillTokens);
         return m;
     }
 
