@@ -343,6 +343,17 @@ bench_variant() {   # emovec bench as the environment stands, into results/bench
     -o "$W/results/bench-$name.json" 2>&1 | grep -v n_ctx | tee "$W/results/bench-$name.txt" | grep -i "stories\|extraction\|preference"
 }
 
+bench_alternated() {   # the pipeline's rows (bench --no-comparisons) for each variant in turn, in each round of $1, so
+  # that drift shows as drift; a variant is NAME:VAR=VALUE[,VAR=VALUE...], set for its run only (bench-NAME-ROUND.*)
+  local rounds=$1 round v; shift
+  for round in $rounds; do
+    for v in "$@"; do
+      stamp "emovec bench --no-comparisons, ${v%%:*} (${v#*:}, round $round)"
+      ( IFS=, read -ra settings <<< "${v#*:}"; export "${settings[@]}"; bench_variant "${v%%:*}-$round" --no-comparisons )
+    done
+  done
+}
+
 job_graphs() {
   # What ggml-cuda's CUDA graphs are worth, and what re-instantiating them costs (native/src/cuda_graphs.cu): the
   # bench's stories, extraction and preferences as emovec runs them, with llama.cpp's in-place graph updates
@@ -358,16 +369,13 @@ job_graphs() {
 job_f32out() {
   # F16 matrix products accumulating in F32 and writing F32 (cmake/llama/patches/ggml-cuda-f16-f32-output.patch,
   # emovec's default: EMOVEC_CUBLAS_F16_F32_OUTPUT=1) against llama.cpp's F16 accumulation and F16 output converted
-  # back to F32 after every product (=0): the pipeline's rows (bench --no-comparisons), alternated for two rounds
-  # so that drift shows as drift. F32OUT_ROUNDS and F32OUT_VARIANTS pick fewer (e.g. "1" and "f16out" after a bench).
-  for round in ${F32OUT_ROUNDS:-1 2}; do
-    for v in ${F32OUT_VARIANTS:-f16out f32out}; do
-      stamp "emovec bench --no-comparisons, cuBLAS F16 products with $v (round $round)"
-      export EMOVEC_CUBLAS_F16_F32_OUTPUT=$([ "$v" = f32out ] && echo 1 || echo 0)
-      bench_variant "$v-$round" --no-comparisons
-      unset EMOVEC_CUBLAS_F16_F32_OUTPUT
-    done
+  # back to F32 after every product (=0): the pipeline's rows (bench --no-comparisons), alternated for two rounds.
+  # F32OUT_ROUNDS and F32OUT_VARIANTS pick fewer (e.g. "1" and "f16out" after a bench).
+  local variants=() v
+  for v in ${F32OUT_VARIANTS:-f16out f32out}; do
+    variants+=("$v:EMOVEC_CUBLAS_F16_F32_OUTPUT=$([ "$v" = f32out ] && echo 1 || echo 0)")
   done
+  bench_alternated "${F32OUT_ROUNDS:-1 2}" "${variants[@]}"
 }
 
 job_speedpatch() {
@@ -414,14 +422,8 @@ job_speedpatch() {
     done
     stamp "switches $name against off: tokens and captures $same" | tee -a "$W/results/speedpatch-check.txt"
   done
-  for round in ${SPEEDPATCH_ROUNDS-1 2}; do
-    for v in off both; do
-      stamp "emovec bench --no-comparisons, switches $v (round $round)"
-      export EMOVEC_FATTN_KV_MAX_HALF_TILES=$([ $v = both ] && echo 1 || echo 0) EMOVEC_CUBLAS_REUSE_INPUT=$([ $v = both ] && echo 1 || echo 0)
-      bench_variant "speedpatch-$v-$round" --no-comparisons
-    done
-  done
-  unset EMOVEC_FATTN_KV_MAX_HALF_TILES EMOVEC_CUBLAS_REUSE_INPUT
+  bench_alternated "${SPEEDPATCH_ROUNDS-1 2}" speedpatch-off:EMOVEC_FATTN_KV_MAX_HALF_TILES=0,EMOVEC_CUBLAS_REUSE_INPUT=0 \
+    speedpatch-both:EMOVEC_FATTN_KV_MAX_HALF_TILES=1,EMOVEC_CUBLAS_REUSE_INPUT=1
 }
 
 job_trace() {
