@@ -426,6 +426,36 @@ job_speedpatch() {
     speedpatch-both:EMOVEC_FATTN_KV_MAX_HALF_TILES=1,EMOVEC_CUBLAS_REUSE_INPUT=1
 }
 
+job_streams() {
+  # KV streams of several sequences (cmake/llama/patches/llama-kv-seqs-per-stream.patch, on by default on a GPU):
+  # greedy `emovec generate` of 64 prompts x 8 repeats (shared within a stream) on one context, with streams of 16
+  # against a stream per sequence, and as a control a stream per sequence at another batch shape (128 parallel): on
+  # CUDA the kernels change with the batch's shape, so tokens agree in law, not bit for bit; the streams must agree
+  # with llama.cpp's layout as often as the control does. Then the decode rate of each, for the record.
+  local n
+  write_prompts 64 | python3 -c "import json,sys; ps=[json.loads(l) for l in sys.stdin]; [print(json.dumps({'id': p['id'] + '-' + str(r), 'text': p['text']})) for p in ps for r in range(8)]" > "$W/prompts-rep.jsonl"
+  for v in per-seq:1:256 control:1:128 streams:16:256; do
+    IFS=: read -r name n par <<< "$v"
+    stamp "emovec generate, greedy, 512 x ~64 + 128, --seqs-per-stream $n --parallel $par ($name)"
+    emovec generate --model "$model" --prompts "$W/prompts-rep.jsonl" -o "$W/streams-$name.jsonl" --parallel "$par" --ctx 208 \
+      --max-tokens 128 --ignore-eog --lanes 1 --temperature 0 --seqs-per-stream "$n" --quiet --stats "$W/results/streams-stats-$name.json" \
+      || stamp "generate FAILED"
+  done
+  python3 - "$W" <<'PY' | tee "$W/results/streams-check.txt"
+import json, sys
+w = sys.argv[1]
+runs = {n: {j["id"]: j["tokens"] for j in map(json.loads, open(f"{w}/streams-{n}.jsonl"))} for n in ("per-seq", "control", "streams")}
+for n in ("control", "streams"):
+    same = sum(runs[n][i] == t for i, t in runs["per-seq"].items())
+    first = [next((k for k, (a, b) in enumerate(zip(t, runs[n][i])) if a != b), len(t)) for i, t in runs["per-seq"].items()]
+    stats = json.load(open(f"{w}/results/streams-stats-{n}.json"))
+    print(f"{n} vs per-seq: {same} of {len(first)} sequences identical, tokens agree up to {sum(first) / len(first):.1f} of 128 on average;"
+          f" decode-only {stats['decode_only_tokens_per_second']:.0f} tok/s, overall {stats['overall_tokens_per_second']:.0f}")
+s = json.load(open(f"{w}/results/streams-stats-per-seq.json"))
+print(f"per-seq: decode-only {s['decode_only_tokens_per_second']:.0f} tok/s, overall {s['overall_tokens_per_second']:.0f}")
+PY
+}
+
 job_trace() {
   # GPU timelines (tools/cuda-trace: CUPTI, as the machine has no nsys) of the hook overhead bench and of the
   # pipeline bench's extraction and preference stages, summarised per phase (GPU busy, idle gaps, top kernels).

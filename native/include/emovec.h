@@ -38,8 +38,16 @@ int32_t emovec_dequantize(int32_t type, const void * src, float * dst, int64_t n
 
 // llama_memory_seq_cp(memory, seq_src, seq_dst, -1, -1) whose data copy, between two sequences' KV streams, is
 // queued on the context's device stream now instead of made with blocking copies at the next llama_decode (see
-// llama_internals.cpp). Returns 0, or -1 when a KV tensor lives where none of the context's backends reaches.
+// llama_internals.cpp); within one stream the sequences share the cells and nothing moves. Returns 0, -1 when a KV
+// tensor lives where none of the context's backends reaches, -2 when the two are in different streams of several
+// sequences each (see emovec_init_context), where a copy would replace the whole destination stream.
 int32_t emovec_kv_copy(struct llama_context * ctx, int32_t seq_src, int32_t seq_dst);
+
+// llama_init_from_model whose KV cache (not unified) puts each seqs_per_stream consecutive sequence ids in one stream
+// of seqs_per_stream times the cells (emovec's patch cmake/llama/patches/llama-kv-seqs-per-stream.patch; 1: a stream
+// per sequence, llama.cpp's own). Sequences of a stream share cells, and attention reads a stream once for all its
+// queries. Each llama_decode must then give every stream it spans as many tokens, in stream order, or it fails.
+struct llama_context * emovec_init_context(struct llama_model * model, struct llama_context_params params, int32_t seqs_per_stream);
 
 // Hooks on llama.cpp's graph evaluation, attached to one context (no eval callback: emovec_hooks_attach wraps the
 // context's backends, which then compute a graph in views cut after the tensors the hooks want, the hooks' work

@@ -46,6 +46,16 @@ bool emovec_llama_switch(const char * variable) {   // the patches' own reading 
     return e != nullptr && e[0] == '1';
 }
 
+struct llama_context * emovec_init_context(struct llama_model * model, struct llama_context_params params, int32_t seqs_per_stream) {
+    // the patch reads its switch as the cache is made: set for this call only, one context at a time
+    static std::mutex m;
+    std::lock_guard<std::mutex> lock(m);
+    setenv("EMOVEC_KV_SEQS_PER_STREAM", std::to_string(seqs_per_stream > 1 ? seqs_per_stream : 1).c_str(), 1);
+    struct llama_context * ctx = llama_init_from_model(model, params);
+    unsetenv("EMOVEC_KV_SEQS_PER_STREAM");
+    return ctx;
+}
+
 void emovec_log_set_min_level(int32_t min_level) {
     g_min_level.store(min_level);
     llama_log_set(emovec_log, nullptr);

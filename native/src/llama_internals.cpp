@@ -183,6 +183,8 @@ extern "C" int32_t emovec_kv_copy(struct llama_context * ctx, int32_t seq_src, i
         llama_memory_seq_cp(mem, seq_src, seq_dst, -1, -1);
         return 0;
     }
+    // streams of several sequences (emovec_init_context): only a copy within one, which shares the cells
+    if (&kv->get_cells(seq_src) != &kv->get_cells(seq_dst) && kv->get_n_stream() < llama_n_seq_max(ctx)) return -2;
     auto & copies = kv->*member(KvCopiesOf{});
     const size_t pending = copies.ssrc.size();
     llama_memory_seq_cp(mem, seq_src, seq_dst, -1, -1);

@@ -88,6 +88,11 @@ final class GenerateCommand implements Callable<Integer> {
             + " its own KV cache); 0, the default: two on a GPU, one on CPU")
     int lanes;
 
+    @Option(names = "--seqs-per-stream", defaultValue = "0", description = "sequences that share one KV stream, which attention reads once for"
+            + " them all and in which a shared prompt is stored once (must divide --parallel); 0, the default: 16 on a GPU where that divides"
+            + " --parallel, else 1 (llama.cpp's stream per sequence)")
+    int seqsPerStream;
+
     @Option(names = "--kv-cache", defaultValue = "f16", description = "KV cache: f16 or q8_0 (half the memory; tokens change by its rounding) (default: ${DEFAULT-VALUE})")
     String kvCache;
 
@@ -106,12 +111,12 @@ final class GenerateCommand implements Callable<Integer> {
     private final ObjectMapper json = new ObjectMapper()
             .setVisibility(com.fasterxml.jackson.annotation.PropertyAccessor.FIELD, com.fasterxml.jackson.annotation.JsonAutoDetect.Visibility.PUBLIC_ONLY);
     private BatchGenerator.Stats stats;
-    private int lanesUsed;
+    private int lanesUsed, seqsPerStreamUsed;
 
     @Override
     public Integer call() throws Exception {
         GeneratorOptions options = new GeneratorOptions(parallel, ctx, batch, threads, ignoreEog, sampler).withLanes(lanes)
-                .withKvCache(GeneratorOptions.KvCache.of(kvCache));
+                .withKvCache(GeneratorOptions.KvCache.of(kvCache)).withSeqsPerStream(seqsPerStream);
         if (maxTokens < 1) throw new ParameterException(spec.commandLine(), "--max-tokens must be at least 1");
         Path modelPath = modelOptions.path();
         List<JsonNode> lines = readPrompts();
@@ -135,6 +140,7 @@ final class GenerateCommand implements Callable<Integer> {
                  Progress bar = new Progress("generate", todo.size(), 0, "sequences", quiet)) {
                 stats = gen.stats();
                 lanesUsed = gen.lanes();
+                seqsPerStreamUsed = gen.seqsPerStream();
                 if (gen.lanes() > 1) System.err.printf("emovec: %d contexts of %d sequences, stepped in turn%n", gen.lanes(), parallel);
                 gen.run(todo.iterator(), new BatchGenerator.Listener() {
                     @Override
@@ -167,6 +173,7 @@ final class GenerateCommand implements Callable<Integer> {
                 o.put("sequences", finished[0]);
                 o.put("parallel", parallel);
                 o.put("lanes", lanesUsed);
+                o.put("seqs_per_stream", seqsPerStreamUsed);
                 o.put("kv_cache", kvCache);
                 o.put("load_seconds", (loaded - t0) / 1e9);
                 o.put("wall_seconds", secs);

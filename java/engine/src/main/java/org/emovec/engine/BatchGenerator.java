@@ -52,6 +52,8 @@ public final class BatchGenerator implements AutoCloseable {
     private final int contextPerSequence;
     private final Stats stats = new Stats();
     private final boolean backendSampling;
+    /** Sequences a KV stream holds (GeneratorOptions.seqsPerStream): those of one share its cells. */
+    private final int seqsPerStream;
     /**
      * Candidates the hooks keep per logits row for the host sampler (system property emovec.hookTopK, default 64;
      * 0: none, every row is sampled from the full logits); requests with a larger top-k, or none, read the full
@@ -103,12 +105,17 @@ public final class BatchGenerator implements AutoCloseable {
                     + model.headDim() + ": use --kv-cache f16");
         }
         backendSampling = options.sampler() == GeneratorOptions.Sampler.BACKEND;
+        Native.init();
+        seqsPerStream = options.seqsPerStream(llama_supports_gpu_offload());
         candidates = backendSampling ? 0 : Math.max(0, hookTopK());
         lanes = Lanes.open(options.lanes(), Lane::new, "generating");
         contextPerSequence = llama_n_ctx_seq(lanes.get(0).ctx);
     }
 
     public int contextPerSequence() { return contextPerSequence; }
+
+    /** Sequences that share one KV stream (see {@link GeneratorOptions#AUTO_SEQS_PER_STREAM}). */
+    public int seqsPerStream() { return seqsPerStream; }
 
     /** llama.cpp contexts stepped in turn (see the class comment). */
     public int lanes() { return lanes.size(); }
@@ -224,7 +231,7 @@ public final class BatchGenerator implements AutoCloseable {
             }
             hooks = new Hooks(model, options.parallel(), candidates);
             Native.takeLastError();
-            ctx = llama_init_from_model(model.handle(), p);
+            ctx = emovec_init_context(model.handle(), p, seqsPerStream);
             if (ctx == null || ctx.isNull()) {
                 String why = Native.lastErrorSuffix();
                 hooks.close();
@@ -254,6 +261,20 @@ public final class BatchGenerator implements AutoCloseable {
 
         int free() { return slots.length - running; }
 
+        /** Whether a and b share a KV stream. */
+        boolean sameStream(Slot a, Slot b) { return a.seq / seqsPerStream == b.seq / seqsPerStream; }
+
+        /**
+         * Whether another slot of s's KV stream is prefilling a prompt (more than its last token), where a stream
+         * holds several sequences: it then takes no new prompt, so that the prompt's repeats follow it into the
+         * stream, and each micro-batch gives every stream as many tokens (one prompt's tail at most).
+         */
+        boolean streamPrefills(Slot s) {
+            if (seqsPerStream == 1) return false;
+            for (Slot o : slots) if (o.busy() && sameStream(o, s) && o.request.prompt().length - o.fed > 1) return true;
+            return false;
+        }
+
         /** Appends one token of sequence seq at position p to the batch being built; slot: its Slot, or PADDING. */
         private void addRow(int token, int p, int seq, boolean logits, int slot) {
             tokens[count] = token; pos[count] = p; seqs[count] = seq; wantLogits[count] = (byte) (logits ? 1 : 0);
@@ -281,30 +302,41 @@ public final class BatchGenerator implements AutoCloseable {
             // ones (its sequence done, and no request to follow yet, or one waiting for its prompt's donor) decodes
             // a padding token nobody reads: otherwise each step would run as two micro-batches, the first stopping
             // the host for its logits (H100, 8B: 1.7-2.1 micro-batches a decode step in 512 stories before).
+            // Where a KV stream holds several sequences, llama.cpp needs as many tokens for each stream a micro-batch
+            // spans: the padding then runs over whole streams, and one prompt a stream at most adds its tail.
             int n = tokens.length;
             count = 0;
             int firstBusy = -1, lastBusy = -1;
             for (Slot s : slots) if (s.busy()) { if (firstBusy < 0) firstBusy = s.seq; lastBusy = s.seq; }
+            if (firstBusy >= 0) {
+                firstBusy = firstBusy / seqsPerStream * seqsPerStream;
+                lastBusy = (lastBusy / seqsPerStream + 1) * seqsPerStream - 1;
+            }
             boolean hostLogits = false; // some row sampled here needs more than the hooks' candidates
             for (Slot s : slots) {
                 if (!s.busy()) {
                     // after what the free slot's cache holds (kept for a later request)
-                    if (s.seq > firstBusy && s.seq < lastBusy) addRow(0, s.past, s.seq, false, PADDING);
+                    if (s.seq >= firstBusy && s.seq <= lastBusy) addRow(0, s.past, s.seq, false, PADDING);
                     continue;
                 }
                 if (s.prefilling()) addPrompt(s, s.fed, 1);
                 else addRow(s.pending, s.past, s.seq, true, s.seq);
                 hostLogits |= !s.candidatesServe;
             }
+            int tailStream = -1;
             for (Slot s : slots) {
                 if (!s.busy() || !s.prefilling() || count == n) continue;
                 int rest = s.request.prompt().length - s.fed - 1;
+                if (seqsPerStream > 1) {
+                    if (rest <= 0 || s.seq / seqsPerStream == tailStream) continue;
+                    tailStream = s.seq / seqsPerStream;
+                }
                 addPrompt(s, s.fed + 1, Math.min(rest, n - count));
             }
             if (count == 0) return false;
             long t0 = System.nanoTime();
             emovec_batch_fill(batch, count, tokens, pos, seqs, wantLogits);
-            hooks.begin(count, pos, seqs, wantLogits, llama_n_ubatch(ctx), options.parallel() > 1, hostLogits);
+            hooks.begin(count, pos, seqs, wantLogits, llama_n_ubatch(ctx), options.parallel() > seqsPerStream, hostLogits); // several streams: split_equal
             int rc = llama_decode(ctx, batch); // on a GPU: returns once the work is queued
             if (rc != 0) {
                 throw new EmovecException("llama_decode failed with code " + rc + Native.lastErrorSuffix()
@@ -394,10 +426,13 @@ public final class BatchGenerator implements AutoCloseable {
             listener.step(nRows, active);
         }
 
-        /** Which of this context's slots holds which prompt (a scan: cheap next to a decode step, and never stale). */
-        Map<Prompt, Slot> donors() {
+        /**
+         * Which of this context's slots whose KV cache s can share holds which prompt (a scan: cheap next to a decode
+         * step, and never stale). Where a stream holds several sequences, only those of s's stream.
+         */
+        Map<Prompt, Slot> donors(Slot s) {
             Map<Prompt, Slot> m = new HashMap<>();
-            for (Slot s : slots) if (s.held != null) m.putIfAbsent(s.held, s);
+            for (Slot o : slots) if (o.held != null && (seqsPerStream == 1 || sameStream(o, s))) m.putIfAbsent(o.held, o);
             return m;
         }
 
@@ -419,8 +454,12 @@ public final class BatchGenerator implements AutoCloseable {
         GenerationRequest r = start.request();
         Slot donor = start.donor();
         int shared = donor == null ? 0 : r.prompt().length - 1; // the last prompt token is decoded for its logits
-        if (donor != null && donor != s && emovec_kv_copy(lane.ctx, donor.seq, s.seq) != 0) { // the donor's cells; trimmed below
-            throw new EmovecException("cannot copy the KV cache of sequence " + donor.seq + " to " + s.seq + Native.lastErrorSuffix());
+        if (donor != null && donor != s) {
+            // within a stream the copy adds s to the donor's cells: first s lets go of what it held
+            llama_memory_seq_rm(lane.memory, s.seq, 0, -1);
+            if (emovec_kv_copy(lane.ctx, donor.seq, s.seq) != 0) { // the donor's cells; trimmed below
+                throw new EmovecException("cannot copy the KV cache of sequence " + donor.seq + " to " + s.seq + Native.lastErrorSuffix());
+            }
         }
         llama_memory_seq_rm(lane.memory, s.seq, shared, -1);
         if (backendSampling) {
@@ -489,8 +528,9 @@ public final class BatchGenerator implements AutoCloseable {
         /** The next request for free slot s of lane, or null when none can start now. */
         Start next(Lane lane, Slot s) {
             if (s.held != null && waiting.containsKey(s.held)) return take(s.held, s);
-            Map<Prompt, Slot> donors = lane.donors(); // slots change only after this returns
+            Map<Prompt, Slot> donors = lane.donors(s); // slots change only after this returns
             for (Prompt p : waiting.keySet()) if (donors.containsKey(p)) return take(p, donors.get(p));
+            if (lane.streamPrefills(s)) return null; // its stream's new prompt first: its repeats follow it there
             if (!dealt.get(lane).isEmpty()) return startDealt(lane);
             while (queue.hasNext()) {
                 GenerationRequest r = queue.next();

@@ -11,10 +11,12 @@ import org.emovec.gguf.GgmlType;
  * or steering) copy its KV cache from a sequence that already holds it instead of prefilling it again; lanes:
  * llama.cpp contexts of parallel sequences each, stepped in turn so that the GPU does not wait for the host
  * between steps (0: two where llama.cpp offloads to a GPU, else one; each holds its own KV cache); kvCache: the
- * element type of the KV cache (see {@link KvCache}).
+ * element type of the KV cache (see {@link KvCache}); seqsPerStream: sequences that share one KV stream (see
+ * {@link #AUTO_SEQS_PER_STREAM}; 0: automatic).
  */
 public record GeneratorOptions(int parallel, int contextPerSequence, int batchTokens, int threads,
-                               boolean ignoreEndOfTurn, Sampler sampler, boolean sharePrompts, int lanes, KvCache kvCache) {
+                               boolean ignoreEndOfTurn, Sampler sampler, boolean sharePrompts, int lanes, KvCache kvCache,
+                               int seqsPerStream) {
     /**
      * HOST: emovec's native sampler over the logits llama.cpp copies back (a pure function of seed and step).
      * BACKEND: llama.cpp's experimental on-device sampler chains (top-k, top-p, temperature, dist), one per
@@ -55,6 +57,16 @@ public record GeneratorOptions(int parallel, int contextPerSequence, int batchTo
 
     public static final int MAX_PARALLEL = 256;
 
+    /**
+     * Sequences a KV stream holds by default on a GPU when prompts are shared (emovec's llama.cpp patch
+     * llama-kv-seqs-per-stream.patch). With a stream per sequence, attention reads each sequence's own copy of its
+     * prompt; with 16 sequences in a stream, continuing a few prompts, one flash-attention block serves all 16 queries
+     * and reads the stream once: a prompt is read once for the sequences that share it (the paper's 12 stories a
+     * prompt). It costs attention arithmetic over the other sequences' masked cells, cheap next to the bytes saved.
+     * On a CPU it stays 1: each request then gets the same bits as alone (GenerationTest).
+     */
+    public static final int AUTO_SEQS_PER_STREAM = 16;
+
     public GeneratorOptions {
         if (parallel < 1 || parallel > MAX_PARALLEL) throw new EmovecException("--parallel must be 1.." + MAX_PARALLEL + " (llama.cpp's n_seq_max limit), not " + parallel);
         if (contextPerSequence < 8) throw new EmovecException("--ctx must be at least 8 tokens per sequence, not " + contextPerSequence);
@@ -63,23 +75,36 @@ public record GeneratorOptions(int parallel, int contextPerSequence, int batchTo
         if (sampler == null) sampler = Sampler.HOST;
         if (lanes < 0) throw new EmovecException("--lanes must be 0 (automatic) or more, not " + lanes);
         if (kvCache == null) kvCache = KvCache.F16;
+        if (seqsPerStream < 0 || (seqsPerStream > 0 && parallel % seqsPerStream != 0)) {
+            throw new EmovecException("--seqs-per-stream must be 0 (automatic) or divide --parallel " + parallel + ", not " + seqsPerStream);
+        }
+    }
+
+    /** Sequences a KV stream holds here: seqsPerStream, or where 0, {@link #AUTO_SEQS_PER_STREAM} if gpu and it fits. */
+    public int seqsPerStream(boolean gpu) {
+        if (seqsPerStream > 0) return seqsPerStream;
+        return gpu && sharePrompts && parallel % AUTO_SEQS_PER_STREAM == 0 ? AUTO_SEQS_PER_STREAM : 1;
     }
 
     /** One context, prompts shared. */
     public GeneratorOptions(int parallel, int contextPerSequence, int batchTokens, int threads, boolean ignoreEndOfTurn, Sampler sampler) {
-        this(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, true, 1, KvCache.F16);
+        this(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, true, 1, KvCache.F16, 0);
     }
 
     public GeneratorOptions withSharePrompts(boolean share) {
-        return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, share, lanes, kvCache);
+        return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, share, lanes, kvCache, seqsPerStream);
     }
 
     public GeneratorOptions withLanes(int n) {
-        return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, sharePrompts, n, kvCache);
+        return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, sharePrompts, n, kvCache, seqsPerStream);
     }
 
     public GeneratorOptions withKvCache(KvCache cache) {
-        return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, sharePrompts, lanes, cache);
+        return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, sharePrompts, lanes, cache, seqsPerStream);
+    }
+
+    public GeneratorOptions withSeqsPerStream(int n) {
+        return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, sharePrompts, lanes, kvCache, n);
     }
 
     public static GeneratorOptions of(int parallel, int contextPerSequence) {

@@ -121,7 +121,8 @@ public final class Bench {
                 System.err.println("emovec bench: KV copy check, " + check.describe() + (check.identical() ? "" : " (MISMATCH: shared-prompt stories are wrong here)"));
                 out.put("kv_copy_identical_" + c.id(), check.identical());
             }
-            for (int condition = 0; condition < 4; condition++) {
+            int streamSeqsUsed = 1;
+            for (int condition = 0; condition < 5; condition++) {
                 if (condition != 1 && !o.comparisons()) continue; // 1: the pipeline's own way
                 boolean share = condition > 0;
                 var options = sizing.generator(Stories.contextPerSequence(requests), requests.size()).withSharePrompts(share);
@@ -130,8 +131,12 @@ public final class Bench {
                     options = options.withLanes(1);
                 }
                 if (condition == 3) {
-                    if (!otherCache.holds(model.headDim())) break;
+                    if (!otherCache.holds(model.headDim())) continue;
                     options = sizing.withStoryCache(otherCache).generator(Stories.contextPerSequence(requests), requests.size());
+                }
+                if (condition == 4) { // the pipeline's way with llama.cpp's own KV stream per sequence
+                    if (streamSeqsUsed == 1) continue;
+                    options = options.withSeqsPerStream(1);
                 }
                 parallelUsed = condition < 2 ? options.parallel() : parallelUsed;
                 try (GpuMemory.Peak peak = new GpuMemory.Peak(); BatchGenerator g = new BatchGenerator(model, options)) {
@@ -145,7 +150,8 @@ public final class Bench {
                         case 0 -> "prefilled";
                         case 1 -> "shared";
                         case 2 -> "shared_one_context";
-                        default -> "shared_" + otherCache.id();
+                        case 3 -> "shared_" + otherCache.id();
+                        default -> "shared_stream_per_sequence";
                     };
                     out.put("stories_decode_only_tokens_per_second_" + key, g.stats().decodeOnlyTokensPerSecond());
                     // decode ceiling: each step streams the weights once for `parallel` sequences, or is compute-bound
@@ -154,8 +160,13 @@ public final class Bench {
                         lanesUsed = g.lanes();
                         out.put("story_lanes", lanesUsed);
                     }
+                    if (condition == 1) {
+                        streamSeqsUsed = g.seqsPerStream();
+                        out.put("story_seqs_per_stream", streamSeqsUsed);
+                    }
                     String contexts = g.lanes() > 1 ? " x " + g.lanes() + " contexts in turn" : "";
-                    rows.add(new Row("stories", (share ? "prompt KV shared" : "each prompt prefilled") + ", " + options.parallel() + " parallel" + contexts
+                    String streams = g.seqsPerStream() > 1 ? ", KV streams of " + g.seqsPerStream() : share ? ", a KV stream each" : "";
+                    rows.add(new Row("stories", (share ? "prompt KV shared" : "each prompt prefilled") + ", " + options.parallel() + " parallel" + contexts + streams
                             + (condition == 3 ? ", " + otherCache.id() + " KV cache" : ""),
                             results.size(), generated, secs, results.size() / secs, generated / secs, peak.bytes(), gpu ? ceiling : null));
                     print(rows.get(rows.size() - 1));
