@@ -316,13 +316,13 @@ bench_type() {
   "$prefix/bin/llama-batched-bench" -m "$model" -c $((256 * (spp + stg))) -b 2048 -ub 512 -ngl 99 -npp "$spp" -ntg "$stg" -npl 256 \
     -fa on -ctk q8_0 -ctv q8_0 --output-format jsonl 2>> "$W/bb.log" | grep '^{' > "$W/results/bb-stories-q8_0-$TYPE.jsonl"
   if [ -z "${NO_HF:-}" ] && [ ! -s "$W/results/hf-peers.json" ]; then   # once a run
-    # generate() at the brief's lengths (64 + 128) and at the stories' own, at batch sizes up to what fits (HF's
-    # rate grows with the batch: a step of 640 sequences costs 1.4 times one of 256); the
+    # generate() at the brief's lengths (64 + 128; HF_BRIEF_SHAPE="": not run) and at the stories' own, at batch
+    # sizes up to what fits (HF's rate grows with the batch: a step of 640 sequences costs 1.4 times one of 256); the
     # forward pass with hidden states in float16, then in bfloat16 (BF16 weights' peer: the same folder, rounded
     # again; speed does not depend on the values)
     stamp "peer: HF transformers (export, generate at 64 + 128 and $spp + $stg, forward with hidden states)"
     hf_export
-    python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --generate 64+128@450 "$spp+$stg@${HF_BATCHES:-256,450,512,640,768}" 2>&1 | grep -v Warning | tee "$W/hf-peers.txt"
+    python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --generate ${HF_BRIEF_SHAPE-64+128@450} "$spp+$stg@${HF_BATCHES:-256,450,512,640,768}" 2>&1 | grep -v Warning | tee "$W/hf-peers.txt"
     tail -n 1 "$W/hf-peers.txt" > "$W/results/hf-peers.json"
     if [ -z "${NO_HF_BF16:-}" ]; then
       python3 "$root/tools/peers/hf_peers.py" "$W/hf-$TYPE" --dtype bfloat16 --generate none 2>&1 | grep -v Warning | tee "$W/hf-peers-bf16.txt"

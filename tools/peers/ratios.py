@@ -62,10 +62,13 @@ if hf_static:  # a run cut off by its time limit leaves a measurement's line las
     add(f"  same, HF with a static cache, compiled ({stories_shape}, best batch)", story["tokensPerSecond"],
         hf_static.get("best_generate", {}).get(stories_shape), "HF generate", "")
 add("stories tok/s vs HF generate at 64 + 128 (best batch)", story["tokensPerSecond"], hf_generate.get("64+128"), "HF generate", "")
-per_sequence = next((r for r in bench["rows"] if r["stage"] == "stories" and r["condition"].startswith("prompt KV shared") and r["condition"].endswith("a KV stream each")), None)
-if per_sequence and bench.get("story_seqs_per_stream", 1) > 1:  # emovec's llama.cpp patch against llama.cpp's own layout
-    add(f"stories tok/s, KV streams of {bench['story_seqs_per_stream']} sequences vs one a sequence", story["tokensPerSecond"],
-        per_sequence["tokensPerSecond"], "a KV stream per sequence", "")
+streams = [r for r in bench["rows"] if r["stage"] == "stories" and r["condition"].startswith("prompt KV shared")
+           and not r["condition"].endswith(" KV cache") and ("contexts in turn" in r["condition"]) == (bench.get("story_lanes", 1) > 1)]
+grouped = next((r for r in streams if "KV streams of" in r["condition"]), None)
+per_sequence = next((r for r in streams if r["condition"].endswith("a KV stream each")), None)
+if grouped and per_sequence:  # emovec's llama.cpp patch (KV streams of several sequences) against llama.cpp's layout
+    add(f"stories tok/s, {grouped['condition'].split(', KV streams of ')[1].split(',')[0]} sequences a KV stream vs one",
+        grouped["tokensPerSecond"], per_sequence["tokensPerSecond"], "a KV stream per sequence", "")
 other_cache = next((r for r in bench["rows"] if r["stage"] == "stories" and r["condition"].endswith(" KV cache")), None)
 if other_cache:  # the shared-prompt stories with the other KV cache (f16 / q8_0): HF's cache is float16 either way
     cache = other_cache["condition"].rsplit(", ", 1)[1]

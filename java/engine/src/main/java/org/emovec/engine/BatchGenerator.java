@@ -31,6 +31,12 @@ import org.emovec.llama.llama_sampler_seq_config;
  * prefilled waits for it. On CPU every request gets the same bits as alone on one slot, shared or not, on one
  * context or two (GenerationTest; llama.cpp is built without ggml's batch-width-dependent llamafile GEMM).
  * <p>
+ * With GeneratorOptions.seqsPerStream above one (emovec's llama.cpp patch; see GeneratorOptions.STREAM_SEQS) a KV
+ * stream holds that many sequences: a request whose prompt a sequence of its stream holds shares those cells (nothing is copied), a stream
+ * starts one new prompt at a time so that the prompt's repeats follow it there, and attention reads the stream once
+ * for all its sequences' queries, so a shared prompt once. llama.cpp then needs as many tokens for each stream of a
+ * micro-batch: free slots are padded over whole streams, and one prompt tail a stream goes in each step.
+ * <p>
  * On a GPU the work goes through {@code lanes} llama.cpp contexts of {@code parallel} sequences each (two by
  * default), stepped in turn: while the GPU decodes one context's step, the host samples the other's last step and
  * prepares its next (llama.cpp's own input preparation included). With one context the GPU waits for the host
@@ -114,7 +120,7 @@ public final class BatchGenerator implements AutoCloseable {
 
     public int contextPerSequence() { return contextPerSequence; }
 
-    /** Sequences that share one KV stream (see {@link GeneratorOptions#AUTO_SEQS_PER_STREAM}). */
+    /** Sequences that share one KV stream (see {@link GeneratorOptions#STREAM_SEQS}). */
     public int seqsPerStream() { return seqsPerStream; }
 
     /** llama.cpp contexts stepped in turn (see the class comment). */

@@ -12,7 +12,7 @@ import org.emovec.gguf.GgmlType;
  * llama.cpp contexts of parallel sequences each, stepped in turn so that the GPU does not wait for the host
  * between steps (0: two where llama.cpp offloads to a GPU, else one; each holds its own KV cache); kvCache: the
  * element type of the KV cache (see {@link KvCache}); seqsPerStream: sequences that share one KV stream (see
- * {@link #AUTO_SEQS_PER_STREAM}; 0: automatic).
+ * {@link #STREAM_SEQS}; 0: automatic).
  */
 public record GeneratorOptions(int parallel, int contextPerSequence, int batchTokens, int threads,
                                boolean ignoreEndOfTurn, Sampler sampler, boolean sharePrompts, int lanes, KvCache kvCache,
@@ -58,14 +58,14 @@ public record GeneratorOptions(int parallel, int contextPerSequence, int batchTo
     public static final int MAX_PARALLEL = 256;
 
     /**
-     * Sequences a KV stream holds by default on a GPU when prompts are shared (emovec's llama.cpp patch
-     * llama-kv-seqs-per-stream.patch). With a stream per sequence, attention reads each sequence's own copy of its
-     * prompt; with 16 sequences in a stream, continuing a few prompts, one flash-attention block serves all 16 queries
-     * and reads the stream once: a prompt is read once for the sequences that share it (the paper's 12 stories a
-     * prompt). It costs attention arithmetic over the other sequences' masked cells, cheap next to the bytes saved.
-     * On a CPU it stays 1: each request then gets the same bits as alone (GenerationTest).
+     * Sequences a KV stream holds with --seqs-per-stream 16 (emovec's llama.cpp patch llama-kv-seqs-per-stream.patch),
+     * the setting the bench compares against llama.cpp's stream per sequence. With a stream per sequence, attention
+     * reads each sequence's own copy of its prompt; with 16 sequences in a stream, continuing a few prompts, one
+     * flash-attention block serves all 16 queries and reads the stream once: a prompt is read once for the sequences
+     * that share it (the paper's 12 stories a prompt), for attention arithmetic over the other sequences' masked cells.
+     * Not the default yet: it has not run on a GPU (automatic: 1, llama.cpp's layout, on every device).
      */
-    public static final int AUTO_SEQS_PER_STREAM = 16;
+    public static final int STREAM_SEQS = 16;
 
     public GeneratorOptions {
         if (parallel < 1 || parallel > MAX_PARALLEL) throw new EmovecException("--parallel must be 1.." + MAX_PARALLEL + " (llama.cpp's n_seq_max limit), not " + parallel);
@@ -80,10 +80,9 @@ public record GeneratorOptions(int parallel, int contextPerSequence, int batchTo
         }
     }
 
-    /** Sequences a KV stream holds here: seqsPerStream, or where 0, {@link #AUTO_SEQS_PER_STREAM} if gpu and it fits. */
+    /** Sequences a KV stream holds here: seqsPerStream, or where 0 (automatic) one (see {@link #STREAM_SEQS}). */
     public int seqsPerStream(boolean gpu) {
-        if (seqsPerStream > 0) return seqsPerStream;
-        return gpu && sharePrompts && parallel % AUTO_SEQS_PER_STREAM == 0 ? AUTO_SEQS_PER_STREAM : 1;
+        return seqsPerStream > 0 ? seqsPerStream : 1;
     }
 
     /** One context, prompts shared. */

@@ -134,9 +134,10 @@ public final class Bench {
                     if (!otherCache.holds(model.headDim())) continue;
                     options = sizing.withStoryCache(otherCache).generator(Stories.contextPerSequence(requests), requests.size());
                 }
-                if (condition == 4) { // the pipeline's way with llama.cpp's own KV stream per sequence
-                    if (streamSeqsUsed == 1) continue;
-                    options = options.withSeqsPerStream(1);
+                if (condition == 4) { // the pipeline's way in the other KV stream layout: streams of 16, or one a sequence
+                    int other = streamSeqsUsed > 1 ? 1 : GeneratorOptions.STREAM_SEQS;
+                    if (!gpu || options.parallel() % other != 0) continue;
+                    options = options.withSeqsPerStream(other);
                 }
                 parallelUsed = condition < 2 ? options.parallel() : parallelUsed;
                 try (GpuMemory.Peak peak = new GpuMemory.Peak(); BatchGenerator g = new BatchGenerator(model, options)) {
@@ -151,7 +152,7 @@ public final class Bench {
                         case 1 -> "shared";
                         case 2 -> "shared_one_context";
                         case 3 -> "shared_" + otherCache.id();
-                        default -> "shared_stream_per_sequence";
+                        default -> streamSeqsUsed > 1 ? "shared_stream_per_sequence" : "shared_streams_of_" + GeneratorOptions.STREAM_SEQS;
                     };
                     out.put("stories_decode_only_tokens_per_second_" + key, g.stats().decodeOnlyTokensPerSecond());
                     // decode ceiling: each step streams the weights once for `parallel` sequences, or is compute-bound
