@@ -32,10 +32,11 @@ import org.emovec.llama.llama_sampler_seq_config;
  * context or two (GenerationTest; llama.cpp is built without ggml's batch-width-dependent llamafile GEMM).
  * <p>
  * With GeneratorOptions.seqsPerStream above one (emovec's llama.cpp patch; see GeneratorOptions.STREAM_SEQS) a KV
- * stream holds that many sequences: a request whose prompt a sequence of its stream holds shares those cells (nothing is copied), a stream
- * starts one new prompt at a time so that the prompt's repeats follow it there, and attention reads the stream once
- * for all its sequences' queries, so a shared prompt once. llama.cpp then needs as many tokens for each stream of a
- * micro-batch: free slots are padded over whole streams, and one prompt tail a stream goes in each step.
+ * stream holds that many sequences: a request whose prompt a sequence of its stream holds shares those cells
+ * (nothing is copied), a stream starts one new prompt at a time so that the prompt's repeats follow it there, and
+ * attention reads the stream once for all its sequences' queries, so a shared prompt once. llama.cpp then needs as
+ * many tokens for each stream of a micro-batch: free slots are padded over whole streams, and one prompt tail a
+ * stream goes in each step.
  * <p>
  * On a GPU the work goes through {@code lanes} llama.cpp contexts of {@code parallel} sequences each (two by
  * default), stepped in turn: while the GPU decodes one context's step, the host samples the other's last step and
@@ -111,8 +112,7 @@ public final class BatchGenerator implements AutoCloseable {
                     + model.headDim() + ": use --kv-cache f16");
         }
         backendSampling = options.sampler() == GeneratorOptions.Sampler.BACKEND;
-        Native.init();
-        seqsPerStream = options.seqsPerStream(llama_supports_gpu_offload());
+        seqsPerStream = Math.max(1, options.seqsPerStream()); // 0, automatic: llama.cpp's stream per sequence
         candidates = backendSampling ? 0 : Math.max(0, hookTopK());
         lanes = Lanes.open(options.lanes(), Lane::new, "generating");
         contextPerSequence = llama_n_ctx_seq(lanes.get(0).ctx);

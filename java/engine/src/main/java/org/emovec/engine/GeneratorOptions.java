@@ -80,11 +80,6 @@ public record GeneratorOptions(int parallel, int contextPerSequence, int batchTo
         }
     }
 
-    /** Sequences a KV stream holds here: seqsPerStream, or where 0 (automatic) one (see {@link #STREAM_SEQS}). */
-    public int seqsPerStream(boolean gpu) {
-        return seqsPerStream > 0 ? seqsPerStream : 1;
-    }
-
     /** One context, prompts shared. */
     public GeneratorOptions(int parallel, int contextPerSequence, int batchTokens, int threads, boolean ignoreEndOfTurn, Sampler sampler) {
         this(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, true, 1, KvCache.F16, 0);

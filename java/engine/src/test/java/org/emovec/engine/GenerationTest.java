@@ -151,7 +151,7 @@ class GenerationTest {
 
     @Test
     void sequencesThatShareAKvStreamGetTheirOneAtATimeTokens() {
-        // Streams of 4 sequences (emovec's llama.cpp patch, on by default on a GPU): prompts shared within a stream
+        // Streams of 4 sequences (emovec's llama.cpp patch, opt-in): prompts shared within a stream
         // by its cells, padding over whole streams, one prompt tail a stream a step; 20 prompts of 3 requests each,
         // random lengths, on two contexts of 8 slots. Each request must get the tokens it gets alone, but for
         // rounding: a stream spans other sequences' cells too, masked, and ggml-cpu's dot products add the same
