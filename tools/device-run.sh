@@ -9,7 +9,7 @@
 # overhead job: what capture and steering cost (emovec bench hooks). trace job: GPU timelines (tools/cuda-trace).
 # profile job: the host's CPU time while generating stories (async-profiler, tools/host-profile).
 # bench job: emovec bench + peers (issue 5); hfstatic job: HF generate() with a static cache alone; f32out job: F16
-# products with F32 output (emovec's llama.cpp patch) against without; speedpatch job: the two opt-in patches' bit-for-bit checks and timing; stories job: `emovec stories` timed, an A/B of jars (STORY_JARS); graphs job: bench with and without CUDA graph updates; budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
+# products with F32 output (emovec's llama.cpp patch) against without; speedpatch job: the two opt-in patches' bit-for-bit checks and timing; streams job: KV streams of 16 sequences against one a sequence (tokens in law, decode rates); stories job: `emovec stories` timed, an A/B of jars (STORY_JARS); graphs job: bench with and without CUDA graph updates; budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
 # JOBS picks the jobs (default "hooks overhead generate").
 # Long: start it with `setsid bash tools/device-run.sh start` and poll with `bash tools/device-run.sh poll`
 # from back-to-back device calls; `run` does it in the foreground. Stages already done are skipped.
@@ -427,7 +427,7 @@ job_speedpatch() {
 }
 
 job_streams() {
-  # KV streams of several sequences (cmake/llama/patches/llama-kv-seqs-per-stream.patch, on by default on a GPU):
+  # KV streams of several sequences (cmake/llama/patches/llama-kv-seqs-per-stream.patch, opt-in: --seqs-per-stream):
   # greedy `emovec generate` of 64 prompts x 8 repeats (shared within a stream) on one context, with streams of 16
   # against a stream per sequence, and as a control a stream per sequence at another batch shape (128 parallel): on
   # CUDA the kernels change with the batch's shape, so tokens agree in law, not bit for bit; the streams must agree
@@ -445,14 +445,14 @@ job_streams() {
 import json, sys
 w = sys.argv[1]
 runs = {n: {j["id"]: j["tokens"] for j in map(json.loads, open(f"{w}/streams-{n}.jsonl"))} for n in ("per-seq", "control", "streams")}
-for n in ("control", "streams"):
-    same = sum(runs[n][i] == t for i, t in runs["per-seq"].items())
-    first = [next((k for k, (a, b) in enumerate(zip(t, runs[n][i])) if a != b), len(t)) for i, t in runs["per-seq"].items()]
+for n in runs:
     stats = json.load(open(f"{w}/results/streams-stats-{n}.json"))
-    print(f"{n} vs per-seq: {same} of {len(first)} sequences identical, tokens agree up to {sum(first) / len(first):.1f} of 128 on average;"
-          f" decode-only {stats['decode_only_tokens_per_second']:.0f} tok/s, overall {stats['overall_tokens_per_second']:.0f}")
-s = json.load(open(f"{w}/results/streams-stats-per-seq.json"))
-print(f"per-seq: decode-only {s['decode_only_tokens_per_second']:.0f} tok/s, overall {s['overall_tokens_per_second']:.0f}")
+    line = f"{n}: decode-only {stats['decode_only_tokens_per_second']:.0f} tok/s, overall {stats['overall_tokens_per_second']:.0f}"
+    if n != "per-seq":
+        same = sum(runs[n][i] == t for i, t in runs["per-seq"].items())
+        first = [next((k for k, (a, b) in enumerate(zip(t, runs[n][i])) if a != b), len(t)) for i, t in runs["per-seq"].items()]
+        line += f"; vs per-seq: {same} of {len(first)} sequences identical, tokens agree up to {sum(first) / len(first):.1f} of 128 on average"
+    print(line)
 PY
 }
 
