@@ -9,7 +9,7 @@
 # overhead job: what capture and steering cost (emovec bench hooks). trace job: GPU timelines (tools/cuda-trace).
 # profile job: the host's CPU time while generating stories (async-profiler, tools/host-profile).
 # bench job: emovec bench + peers (issue 5); hfstatic job: HF generate() with a static cache alone; f32out job: F16
-# products with F32 output (emovec's llama.cpp patch) against without; speedpatch job: the two opt-in patches' bit-for-bit checks and timing; streams job: KV streams of 16 sequences against one a sequence (tokens in law, decode rates); stories job: `emovec stories` timed, an A/B of jars (STORY_JARS); graphs job: bench with and without CUDA graph updates; budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
+# products with F32 output (emovec's llama.cpp patch) against without; speedpatch job: the two opt-in patches' bit-for-bit checks and timing; streams job: KV streams of 16 sequences against one a sequence, each against itself at another batch (tokens in law, decode rates); stories job: `emovec stories` timed, an A/B of jars (STORY_JARS); graphs job: bench with and without CUDA graph updates; budget job: --vram-budget, OOM errors. pipeline job: `emovec run` on the 8B shape, timed.
 # JOBS picks the jobs (default "hooks overhead generate").
 # Long: start it with `setsid bash tools/device-run.sh start` and poll with `bash tools/device-run.sh poll`
 # from back-to-back device calls; `run` does it in the foreground. Stages already done are skipped.
@@ -427,32 +427,38 @@ job_speedpatch() {
 }
 
 job_streams() {
-  # KV streams of several sequences (cmake/llama/patches/llama-kv-seqs-per-stream.patch, opt-in: --seqs-per-stream):
+  # KV streams of several sequences (cmake/llama/patches/llama-kv-seqs-per-stream.patch; 16 by default on a GPU):
   # greedy `emovec generate` of 64 prompts x 8 repeats (shared within a stream) on one context, with streams of 16
-  # against a stream per sequence, and as a control a stream per sequence at another batch shape (128 parallel): on
-  # CUDA the kernels change with the batch's shape, so tokens agree in law, not bit for bit; the streams must agree
-  # with llama.cpp's layout as often as the control does. Then the decode rate of each, for the record.
+  # against a stream per sequence, and as controls each layout at another batch shape (128 parallel): on CUDA the
+  # kernels change with the batch's shape (and attention's with the queries a stream holds), so tokens agree in law,
+  # not bit for bit. Where tokens first part, and how often the first differs, against llama.cpp's layout and within
+  # each layout. Then the decode rate of each, for the record. STREAMS_VARIANTS picks them (NAME:SEQS_A_STREAM:PARALLEL;
+  # per-seq first), STREAMS_LANES the contexts (1: the host's time a step shows; 2: the pipeline's way).
   local n
   write_prompts 64 | python3 -c "import json,sys; ps=[json.loads(l) for l in sys.stdin]; [print(json.dumps({'id': p['id'] + '-' + str(r), 'text': p['text']})) for p in ps for r in range(8)]" > "$W/prompts-rep.jsonl"
-  for v in per-seq:1:256 control:1:128 streams:16:256; do
+  for v in ${STREAMS_VARIANTS:-per-seq:1:256 control:1:128 streams:16:256 streams-control:16:128}; do
     IFS=: read -r name n par <<< "$v"
     stamp "emovec generate, greedy, 512 x ~64 + 128, --seqs-per-stream $n --parallel $par ($name)"
     emovec generate --model "$model" --prompts "$W/prompts-rep.jsonl" -o "$W/streams-$name.jsonl" --parallel "$par" --ctx 208 \
-      --max-tokens 128 --ignore-eog --lanes 1 --temperature 0 --seqs-per-stream "$n" --quiet --stats "$W/results/streams-stats-$name.json" \
+      --max-tokens 128 --ignore-eog --lanes "${STREAMS_LANES:-1}" --temperature 0 --seqs-per-stream "$n" --quiet --stats "$W/results/streams-stats-$name.json" \
       || stamp "generate FAILED"
   done
-  python3 - "$W" <<'PY' | tee "$W/results/streams-check.txt"
-import json, sys
+  python3 - "$W" "${STREAMS_VARIANTS:-per-seq control streams streams-control}" <<'PY' | tee "$W/results/streams-check.txt"
+import json, statistics, sys
 w = sys.argv[1]
-runs = {n: {j["id"]: j["tokens"] for j in map(json.loads, open(f"{w}/streams-{n}.jsonl"))} for n in ("per-seq", "control", "streams")}
-for n in runs:
+names = [v.split(":")[0] for v in sys.argv[2].split()]
+runs = {n: {j["id"]: j["tokens"] for j in map(json.loads, open(f"{w}/streams-{n}.jsonl"))} for n in names}
+def agreement(a, b):
+    first = [next((k for k, (x, y) in enumerate(zip(t, runs[b][i])) if x != y), len(t)) for i, t in runs[a].items()]
+    same = sum(t == runs[b][i] for i, t in runs[a].items())
+    return (f"{same} of {len(first)} sequences identical, first token differs in {sum(k == 0 for k in first)},"
+            f" tokens agree up to {sum(first) / len(first):.1f} of 128 on average (median {statistics.median(first):.0f})")
+for n in names:
     stats = json.load(open(f"{w}/results/streams-stats-{n}.json"))
-    line = f"{n}: decode-only {stats['decode_only_tokens_per_second']:.0f} tok/s, overall {stats['overall_tokens_per_second']:.0f}"
-    if n != "per-seq":
-        same = sum(runs[n][i] == t for i, t in runs["per-seq"].items())
-        first = [next((k for k, (a, b) in enumerate(zip(t, runs[n][i])) if a != b), len(t)) for i, t in runs["per-seq"].items()]
-        line += f"; vs per-seq: {same} of {len(first)} sequences identical, tokens agree up to {sum(first) / len(first):.1f} of 128 on average"
-    print(line)
+    print(f"{n}: decode-only {stats['decode_only_tokens_per_second']:.0f} tok/s, overall {stats['overall_tokens_per_second']:.0f}")
+for a, b in (("control", "per-seq"), ("streams", "per-seq"), ("streams-control", "streams")):
+    if a in runs and b in runs:
+        print(f"{a} vs {b}: {agreement(a, b)}")
 PY
 }
 

@@ -31,8 +31,8 @@ import org.emovec.llama.llama_sampler_seq_config;
  * prefilled waits for it. On CPU every request gets the same bits as alone on one slot, shared or not, on one
  * context or two (GenerationTest; llama.cpp is built without ggml's batch-width-dependent llamafile GEMM).
  * <p>
- * With GeneratorOptions.seqsPerStream above one (emovec's llama.cpp patch; see GeneratorOptions.STREAM_SEQS) a KV
- * stream holds that many sequences: a request whose prompt a sequence of its stream holds shares those cells
+ * With GeneratorOptions.seqsPerStream above one (emovec's llama.cpp patch; 16 on a GPU, see
+ * GeneratorOptions.STREAM_SEQS) a KV stream holds that many sequences: a request whose prompt a sequence of its stream holds shares those cells
  * (nothing is copied), a stream starts one new prompt at a time so that the prompt's repeats follow it there, and
  * attention reads the stream once for all its sequences' queries, so a shared prompt once. llama.cpp then needs as
  * many tokens for each stream of a micro-batch: free slots are padded over whole streams, and one prompt tail a
@@ -112,13 +112,19 @@ public final class BatchGenerator implements AutoCloseable {
                     + model.headDim() + ": use --kv-cache f16");
         }
         backendSampling = options.sampler() == GeneratorOptions.Sampler.BACKEND;
-        seqsPerStream = Math.max(1, options.seqsPerStream()); // 0, automatic: llama.cpp's stream per sequence
+        seqsPerStream = options.seqsPerStream() > 0 ? options.seqsPerStream() : automaticSeqsPerStream(options);
         candidates = backendSampling ? 0 : Math.max(0, hookTopK());
         lanes = Lanes.open(options.lanes(), Lane::new, "generating");
         contextPerSequence = llama_n_ctx_seq(lanes.get(0).ctx);
     }
 
     public int contextPerSequence() { return contextPerSequence; }
+
+    /** GeneratorOptions.STREAM_SEQS on a GPU where prompts are shared (nothing to read once otherwise), else one. */
+    private static int automaticSeqsPerStream(GeneratorOptions o) {
+        boolean fits = o.parallel() % GeneratorOptions.STREAM_SEQS == 0;
+        return llama_supports_gpu_offload() && o.sharePrompts() && fits ? GeneratorOptions.STREAM_SEQS : 1;
+    }
 
     /** Sequences that share one KV stream (see {@link GeneratorOptions#STREAM_SEQS}). */
     public int seqsPerStream() { return seqsPerStream; }

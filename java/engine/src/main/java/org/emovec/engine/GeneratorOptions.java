@@ -11,8 +11,8 @@ import org.emovec.gguf.GgmlType;
  * or steering) copy its KV cache from a sequence that already holds it instead of prefilling it again; lanes:
  * llama.cpp contexts of parallel sequences each, stepped in turn so that the GPU does not wait for the host
  * between steps (0: two where llama.cpp offloads to a GPU, else one; each holds its own KV cache); kvCache: the
- * element type of the KV cache (see {@link KvCache}); seqsPerStream: sequences that share one KV stream (see
- * {@link #STREAM_SEQS}; 0: automatic).
+ * element type of the KV cache (see {@link KvCache}); seqsPerStream: sequences that share one KV stream (0:
+ * automatic, see {@link #STREAM_SEQS}).
  */
 public record GeneratorOptions(int parallel, int contextPerSequence, int batchTokens, int threads,
                                boolean ignoreEndOfTurn, Sampler sampler, boolean sharePrompts, int lanes, KvCache kvCache,
@@ -58,12 +58,14 @@ public record GeneratorOptions(int parallel, int contextPerSequence, int batchTo
     public static final int MAX_PARALLEL = 256;
 
     /**
-     * Sequences a KV stream holds with --seqs-per-stream 16 (emovec's llama.cpp patch llama-kv-seqs-per-stream.patch),
-     * the setting the bench compares against llama.cpp's stream per sequence. With a stream per sequence, attention
-     * reads each sequence's own copy of its prompt; with 16 sequences in a stream, continuing a few prompts, one
-     * flash-attention block serves all 16 queries and reads the stream once: a prompt is read once for the sequences
-     * that share it (the paper's 12 stories a prompt), for attention arithmetic over the other sequences' masked cells.
-     * Not the default yet: it has not run on a GPU (automatic: 1, llama.cpp's layout, on every device).
+     * Sequences a KV stream holds by default on a GPU where prompts are shared and 16 divides parallel (emovec's
+     * llama.cpp patch llama-kv-seqs-per-stream.patch; elsewhere one, llama.cpp's stream per sequence). With a stream
+     * per sequence, attention reads each sequence's own copy of its prompt; with 16 sequences in a stream, continuing
+     * a few prompts, one flash-attention block serves all 16 queries and reads the stream once: a prompt is read once
+     * for the sequences that share it (the paper's 12 stories a prompt), for attention arithmetic over the other
+     * sequences' masked cells. H100, 8B F16, 1,536 stories of 221 + up to 300 tokens: 1.11x the stories' tok/s,
+     * 1.12x in decode-only steps (docs/measurements/2026-12-07-h100-streams). On CPU a stream per sequence stays:
+     * there attention is arithmetic, not reads, and the masked cells would cost.
      */
     public static final int STREAM_SEQS = 16;
 

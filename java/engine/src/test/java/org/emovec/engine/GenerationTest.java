@@ -151,7 +151,7 @@ class GenerationTest {
 
     @Test
     void sequencesThatShareAKvStreamGetTheirOneAtATimeTokens() {
-        // Streams of 4 sequences (emovec's llama.cpp patch, opt-in): prompts shared within a stream
+        // Streams of 4 sequences (emovec's llama.cpp patch; 16 by default on a GPU only): prompts shared within a stream
         // by its cells, padding over whole streams, one prompt tail a stream a step; 20 prompts of 3 requests each,
         // random lengths, on two contexts of 8 slots. Each request must get the tokens it gets alone, but for
         // rounding: a stream spans other sequences' cells too, masked, and ggml-cpu's dot products add the same
@@ -166,6 +166,9 @@ class GenerationTest {
         List<GenerationResult> alone, streams;
         try (BatchGenerator g = new BatchGenerator(model, GeneratorOptions.of(1, 128).withSharePrompts(false))) {
             alone = g.generateAll(reqs);
+        }
+        try (BatchGenerator g = new BatchGenerator(model, GeneratorOptions.of(16, 128))) {
+            assertEquals(1, g.seqsPerStream(), "a CPU build keeps llama.cpp's stream per sequence by default");
         }
         try (BatchGenerator g = new BatchGenerator(model, GeneratorOptions.of(8, 128).withLanes(2).withSeqsPerStream(4))) {
             assertEquals(4, g.seqsPerStream());
