@@ -428,22 +428,22 @@ job_speedpatch() {
 
 job_streams() {
   # KV streams of several sequences (cmake/llama/patches/llama-kv-seqs-per-stream.patch; 16 by default on a GPU):
-  # greedy `emovec generate` of 64 prompts x 8 repeats (shared within a stream) on one context, with streams of 16
+  # greedy `emovec generate` of 64 prompts x 8 repeats (shared within a stream), with streams of 16
   # against a stream per sequence, and as controls each layout at another batch shape (128 parallel): on CUDA the
   # kernels change with the batch's shape (and attention's with the queries a stream holds), so tokens agree in law,
   # not bit for bit. Where tokens first part, and how often the first differs, against llama.cpp's layout and within
   # each layout. Then the decode rate of each, for the record. STREAMS_VARIANTS picks them (NAME:SEQS_A_STREAM:PARALLEL;
-  # per-seq first), STREAMS_LANES the contexts (1: the host's time a step shows; 2: the pipeline's way).
-  local n
+  # per-seq first), STREAMS_LANES the contexts (default 1: the host's time a step shows; 2: the pipeline's way).
+  local n variants=${STREAMS_VARIANTS:-per-seq:1:256 control:1:128 streams:16:256 streams-control:16:128}
   write_prompts 64 | python3 -c "import json,sys; ps=[json.loads(l) for l in sys.stdin]; [print(json.dumps({'id': p['id'] + '-' + str(r), 'text': p['text']})) for p in ps for r in range(8)]" > "$W/prompts-rep.jsonl"
-  for v in ${STREAMS_VARIANTS:-per-seq:1:256 control:1:128 streams:16:256 streams-control:16:128}; do
+  for v in $variants; do
     IFS=: read -r name n par <<< "$v"
     stamp "emovec generate, greedy, 512 x ~64 + 128, --seqs-per-stream $n --parallel $par ($name)"
     emovec generate --model "$model" --prompts "$W/prompts-rep.jsonl" -o "$W/streams-$name.jsonl" --parallel "$par" --ctx 208 \
       --max-tokens 128 --ignore-eog --lanes "${STREAMS_LANES:-1}" --temperature 0 --seqs-per-stream "$n" --quiet --stats "$W/results/streams-stats-$name.json" \
       || stamp "generate FAILED"
   done
-  python3 - "$W" "${STREAMS_VARIANTS:-per-seq control streams streams-control}" <<'PY' | tee "$W/results/streams-check.txt"
+  python3 - "$W" "$variants" <<'PY' | tee "$W/results/streams-check.txt"
 import json, statistics, sys
 w = sys.argv[1]
 names = [v.split(":")[0] for v in sys.argv[2].split()]
