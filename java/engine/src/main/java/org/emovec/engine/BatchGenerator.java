@@ -32,11 +32,11 @@ import org.emovec.llama.llama_sampler_seq_config;
  * context or two (GenerationTest; llama.cpp is built without ggml's batch-width-dependent llamafile GEMM).
  * <p>
  * With GeneratorOptions.seqsPerStream above one (emovec's llama.cpp patch; 16 on a GPU, see
- * GeneratorOptions.STREAM_SEQS) a KV stream holds that many sequences: a request whose prompt a sequence of its stream holds shares those cells
- * (nothing is copied), a stream starts one new prompt at a time so that the prompt's repeats follow it there, and
- * attention reads the stream once for all its sequences' queries, so a shared prompt once. llama.cpp then needs as
- * many tokens for each stream of a micro-batch: free slots are padded over whole streams, and one prompt tail a
- * stream goes in each step.
+ * GeneratorOptions.STREAM_SEQS) a KV stream holds that many sequences: a request whose prompt a sequence of its
+ * stream holds shares those cells (nothing is copied), a stream starts one new prompt at a time so that the prompt's
+ * repeats follow it there, and attention reads the stream once for all its sequences' queries, so a shared prompt
+ * once. llama.cpp then needs as many tokens for each stream of a micro-batch: free slots are padded over whole
+ * streams, and one prompt tail a stream goes in each step.
  * <p>
  * On a GPU the work goes through {@code lanes} llama.cpp contexts of {@code parallel} sequences each (two by
  * default), stepped in turn: while the GPU decodes one context's step, the host samples the other's last step and
