@@ -62,13 +62,14 @@ void emovec_hooks_free(struct emovec_hooks * hooks);
 // The context the hooks serve, once created (and before its first decode).
 void emovec_hooks_attach(struct emovec_hooks * hooks, struct llama_context * ctx);
 // Before each llama_decode: the batch's positions, sequences and output flags (as given to emovec_batch_fill),
-// the context's n_ubatch, and split_equal = the context keeps a KV stream per sequence (kv_unified false and
-// n_seq_max > 1), which decides how llama.cpp splits the batch into ubatches. host_logits: the caller reads
+// the context's n_ubatch, and seqs_per_stream: 0 where the context has one KV stream (kv_unified, or n_seq_max 1),
+// else the sequences each of its streams holds (1: llama.cpp's stream per sequence; more: EMOVEC_KV_SEQS_PER_STREAM),
+// which decide how llama.cpp splits the batch into ubatches. host_logits: the caller reads
 // logits rows beyond the candidates (llama_get_logits_ith, or a row whose top_k exceeds the hooks' k); without
 // it a decode that emovec_hooks_end reduces keeps its logits on the device (below). Forgets the previous
 // decode's candidates and error.
 void emovec_hooks_begin(struct emovec_hooks * hooks, int32_t n, const int32_t * pos, const int32_t * seqs,
-                        const int8_t * want_logits, int32_t n_ubatch, bool split_equal, bool host_logits);
+                        const int8_t * want_logits, int32_t n_ubatch, int32_t seqs_per_stream, bool host_logits);
 // After llama_decode and llama_synchronize. A decode with every output row in its last ubatch has its logits
 // reduced here, from the tensor llama.cpp left on the device. Without host_logits llama.cpp did not copy them to
 // the host at all (n_outputs x n_vocab floats: 131 MB at 256 rows of a 128k vocabulary) unless it built a new

@@ -267,7 +267,7 @@ void emovec_hooks_attach(struct emovec_hooks * h, struct llama_context * ctx) {
 }
 
 void emovec_hooks_begin(struct emovec_hooks * h, int32_t n, const int32_t * pos, const int32_t * seqs,
-                        const int8_t * want_logits, int32_t n_ubatch, bool split_equal, bool host_logits) {
+                        const int8_t * want_logits, int32_t n_ubatch, int32_t seqs_per_stream, bool host_logits) {
     h->rows = 0;
     h->counts.clear();
     h->error.clear();
@@ -277,7 +277,7 @@ void emovec_hooks_begin(struct emovec_hooks * h, int32_t n, const int32_t * pos,
     h->batch.resize(n);
     for (int32_t i = 0; i < n; ++i) h->batch[i] = {seqs[i], pos[i], want_logits[i] != 0};
     // planned for every batch: the hooks need it, and the ubatch count is a throughput figure
-    h->ubatches = emovec::plan_ubatches(h->batch, n_ubatch, split_equal);
+    h->ubatches = emovec::plan_ubatches(h->batch, n_ubatch, seqs_per_stream);
     h->out_row.assign(n, -1);
     h->ubatch_outputs.assign(h->ubatches.size(), 0);
     h->n_outputs = 0;

@@ -50,9 +50,9 @@ struct Group {
     const CaptureSpec * spec;   // the sequence's capture (emovec_hooks::captures does not change during a decode)
 };
 
-// llama.cpp's split of a batch into ubatches (llama_batch_allocr::split_simple / split_equal): batch indices,
-// in the order of the rows of the ubatch's tensors.
-std::vector<std::vector<int32_t>> plan_ubatches(const std::vector<BatchToken> & batch, int32_t n_ubatch, bool split_equal);
+// llama.cpp's split of a batch into ubatches (llama_batch_allocr::split_simple where seqs_per_stream is 0, else
+// split_equal): batch indices, in the order of the rows of the ubatch's tensors.
+std::vector<std::vector<int32_t>> plan_ubatches(const std::vector<BatchToken> & batch, int32_t n_ubatch, int32_t seqs_per_stream);
 
 }  // namespace emovec
 

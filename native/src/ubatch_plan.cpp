@@ -1,6 +1,7 @@
 // Which tokens of a batch llama.cpp evaluates together, and in which row order: a transcription of
-// llama_batch_allocr::split_simple (one KV stream) and split_equal(sequential = true) (a KV stream per
-// sequence) of the llama.cpp version we build, for batches whose tokens each belong to one sequence.
+// llama_batch_allocr::split_simple (one KV stream) and split_equal(sequential = true) (several KV streams, each
+// of seqs_per_stream sequences: emovec's patch of it) of the llama.cpp version we build, for batches whose tokens
+// each belong to one sequence.
 // The hooks check every ubatch against this plan (row count, and the positions llama.cpp actually fed
 // to RoPE), so a change in llama.cpp's splitting becomes a clear error, never a silently shifted token.
 #include "hooks.h"
@@ -9,11 +10,11 @@
 
 namespace emovec {
 
-std::vector<std::vector<int32_t>> plan_ubatches(const std::vector<BatchToken> & batch, int32_t n_ubatch, bool split_equal) {
+std::vector<std::vector<int32_t>> plan_ubatches(const std::vector<BatchToken> & batch, int32_t n_ubatch, int32_t seqs_per_stream) {
     const int32_t n = (int32_t) batch.size();
     std::vector<std::vector<int32_t>> out;
     std::vector<bool> used(n, false);
-    if (!split_equal) {
+    if (seqs_per_stream == 0) {
         for (int32_t i = 0; i < n; i += n_ubatch) {
             out.emplace_back();
             for (int32_t j = i; j < std::min(n, i + n_ubatch); ++j) out.back().push_back(j);
@@ -23,14 +24,18 @@ std::vector<std::vector<int32_t>> plan_ubatches(const std::vector<BatchToken> & 
     std::map<int32_t, std::vector<int32_t>> by_seq; // batch indices of each sequence, in batch order
     for (int32_t i = 0; i < n; ++i) by_seq[batch[i].seq].push_back(i);
     while (true) {
-        // the sequences of this ubatch: first unused tokens' sequences with consecutive increasing ids
+        // the sequences of this ubatch: first unused tokens' sequences with consecutive increasing ids, or one
+        // sequence of each of consecutive streams
         std::vector<int32_t> seqs;
         int32_t last = -1;
+        bool one_per_stream = true;
         for (int32_t i = 0; i < n; ++i) {
             if (used[i]) continue;
             const int32_t s = batch[i].seq;
-            // seqs holds consecutive ids up to last, so s == last + 1 is also "not in seqs yet"
-            if (seqs.empty() || s == last + 1) {
+            // seqs holds increasing ids up to last, so either test is also "not in seqs yet"
+            const bool next_stream = one_per_stream && s / seqs_per_stream == last / seqs_per_stream + 1;
+            if (seqs.empty() || s == last + 1 || next_stream) {
+                if (!seqs.empty()) one_per_stream = next_stream;
                 seqs.push_back(s);
                 last = s;
                 if ((int32_t) seqs.size() > n_ubatch) break;

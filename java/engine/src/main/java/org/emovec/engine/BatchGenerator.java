@@ -120,10 +120,14 @@ public final class BatchGenerator implements AutoCloseable {
 
     public int contextPerSequence() { return contextPerSequence; }
 
-    /** GeneratorOptions.STREAM_SEQS on a GPU where prompts are shared (nothing to read once otherwise), else one. */
+    /**
+     * GeneratorOptions.STREAM_SEQS on a GPU where prompts are shared (nothing to read once otherwise) in an F16 KV
+     * cache, else one.
+     */
     private static int automaticSeqsPerStream(GeneratorOptions o) {
         boolean fits = o.parallel() % GeneratorOptions.STREAM_SEQS == 0;
-        return llama_supports_gpu_offload() && o.sharePrompts() && fits ? GeneratorOptions.STREAM_SEQS : 1;
+        boolean f16 = o.kvCache() == GeneratorOptions.KvCache.F16;
+        return llama_supports_gpu_offload() && o.sharePrompts() && f16 && fits ? GeneratorOptions.STREAM_SEQS : 1;
     }
 
     /** Sequences that share one KV stream (see {@link GeneratorOptions#STREAM_SEQS}). */
@@ -145,6 +149,9 @@ public final class BatchGenerator implements AutoCloseable {
 
     /** rowSlot of a padding token (see Lane.submit). */
     private static final int PADDING = -1;
+
+    /** Rows a prompt tail may be padded by to run in one micro-batch with other streams' tails (Lane.addStreamTails). */
+    private static final int TAIL_PADDING = 32;
 
     private static final class Slot {
         final int seq;
@@ -335,20 +342,17 @@ public final class BatchGenerator implements AutoCloseable {
                 else addRow(s.pending, s.past, s.seq, true, s.seq);
                 hostLogits |= !s.candidatesServe;
             }
-            int tailStream = -1;
-            for (Slot s : slots) {
-                if (!s.busy() || !s.prefilling() || count == n) continue;
-                int rest = s.request.prompt().length - s.fed - 1;
-                if (seqsPerStream > 1) {
-                    if (rest <= 0 || s.seq / seqsPerStream == tailStream) continue;
-                    tailStream = s.seq / seqsPerStream;
+            if (seqsPerStream > 1) {
+                addStreamTails(n);
+            } else {
+                for (Slot s : slots) {
+                    if (s.busy() && s.prefilling() && count < n) addPrompt(s, s.fed + 1, Math.min(s.request.prompt().length - s.fed - 1, n - count));
                 }
-                addPrompt(s, s.fed + 1, Math.min(rest, n - count));
             }
             if (count == 0) return false;
             long t0 = System.nanoTime();
             emovec_batch_fill(batch, count, tokens, pos, seqs, wantLogits);
-            hooks.begin(count, pos, seqs, wantLogits, llama_n_ubatch(ctx), options.parallel() > seqsPerStream, hostLogits); // several streams: split_equal
+            hooks.begin(count, pos, seqs, wantLogits, llama_n_ubatch(ctx), options.parallel() > seqsPerStream ? seqsPerStream : 0, hostLogits);
             int rc = llama_decode(ctx, batch); // on a GPU: returns once the work is queued
             if (rc != 0) {
                 throw new EmovecException("llama_decode failed with code " + rc + Native.lastErrorSuffix()
@@ -356,6 +360,38 @@ public final class BatchGenerator implements AutoCloseable {
             }
             submitNanos = System.nanoTime() - t0;
             return true;
+        }
+
+        /**
+         * Where a KV stream holds several sequences: the rest of one prompt a stream, each padded to the longest of
+         * them where that takes at most TAIL_PADDING rows and nothing reads the rows (no capture, no steering).
+         * llama.cpp's split_equal (with emovec's patch) runs the tails of consecutive streams as one micro-batch, but
+         * gives each as many rows: unequal tails would leave remainders that run as micro-batches of their own, each
+         * reading all the weights (8B, H100: ~16 ms for a tail of 220 rows, as much as 1,000 rows in one). Padding
+         * rows come after the prompt's last token and are removed after the step, as a free slot's are. Tails go
+         * whole while the batch has room; only the first is cut to it (a prompt longer than the batch).
+         */
+        private void addStreamTails(int n) {
+            List<Slot> tails = new ArrayList<>();
+            int longest = 0;
+            for (Slot s : slots) {
+                if (!s.busy() || !s.prefilling()) continue;
+                int rest = s.request.prompt().length - s.fed - 1;
+                if (rest <= 0 || (!tails.isEmpty() && sameStream(tails.get(tails.size() - 1), s))) continue;
+                tails.add(s);
+                longest = Math.max(longest, rest);
+            }
+            for (Slot s : tails) {
+                int length = s.request.prompt().length, rest = length - s.fed - 1;
+                boolean unread = s.request.capture() == null && s.request.steering().isEmpty();
+                int pad = unread && longest - rest <= TAIL_PADDING && length + longest - rest <= contextPerSequence ? longest - rest : 0;
+                if (count + rest + pad > n) {
+                    if (s == tails.get(0)) addPrompt(s, s.fed + 1, Math.min(rest, n - count));
+                    break;
+                }
+                addPrompt(s, s.fed + 1, rest);
+                for (int p = length; p < length + pad; p++) addRow(0, p, s.seq, false, PADDING);
+            }
         }
 
         /** Waits for the submitted step, samples its rows, and hands on the sequences it finished. */
@@ -373,7 +409,8 @@ public final class BatchGenerator implements AutoCloseable {
             int nRows = 0, prefill = 0;
             for (int i = 0; i < count; i++) {
                 if (rowSlot[i] == PADDING) {
-                    llama_memory_seq_rm(memory, seqs[i], pos[i], -1);
+                    boolean removed = i > 0 && rowSlot[i - 1] == PADDING && seqs[i - 1] == seqs[i]; // with the row before
+                    if (!removed) llama_memory_seq_rm(memory, seqs[i], pos[i], -1);
                     continue;
                 }
                 Slot s = slots[rowSlot[i]];

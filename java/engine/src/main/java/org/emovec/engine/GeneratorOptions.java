@@ -58,14 +58,16 @@ public record GeneratorOptions(int parallel, int contextPerSequence, int batchTo
     public static final int MAX_PARALLEL = 256;
 
     /**
-     * Sequences a KV stream holds by default on a GPU where prompts are shared and 16 divides parallel (emovec's
-     * llama.cpp patch llama-kv-seqs-per-stream.patch; elsewhere one, llama.cpp's stream per sequence). With a stream
-     * per sequence, attention reads each sequence's own copy of its prompt; with 16 sequences in a stream, continuing
-     * a few prompts, one flash-attention block serves all 16 queries and reads the stream once: a prompt is read once
-     * for the sequences that share it (the paper's 12 stories a prompt), for attention arithmetic over the other
-     * sequences' masked cells. H100, 8B F16, 1,536 stories of 221 + up to 300 tokens: 1.11x the stories' tok/s,
-     * 1.12x in decode-only steps (docs/measurements/2026-12-07-h100-streams). On CPU a stream per sequence stays:
-     * there attention is arithmetic, not reads, and the masked cells would cost.
+     * Sequences a KV stream holds by default on a GPU where prompts are shared, the KV cache is F16 and 16 divides
+     * parallel (emovec's llama.cpp patch llama-kv-seqs-per-stream.patch; elsewhere one, llama.cpp's stream per
+     * sequence). With a stream per sequence, attention reads each sequence's own copy of its prompt; with 16 sequences
+     * in a stream, continuing a few prompts, one flash-attention block serves all 16 queries and reads the stream once:
+     * a prompt is read once for the sequences that share it (the paper's 12 stories a prompt), for attention arithmetic
+     * over the other sequences' masked cells. H100, 8B F16, 1,536 stories of 221 + up to 300 tokens: 1.11x the stories'
+     * tok/s, 1.12x in decode-only steps (docs/measurements/2026-12-07-h100-streams). On CPU a stream per sequence
+     * stays: there attention is arithmetic, not reads, and the masked cells would cost. So it does with a q8_0 cache,
+     * whose attention ggml-cuda runs on its vector kernel: 7,217 stories tok/s with streams of 16, 8,256 with a stream
+     * per sequence a session before on a like machine (docs/measurements/2026-12-07-h100-onepass).
      */
     public static final int STREAM_SEQS = 16;
 

@@ -193,11 +193,12 @@ final class Hooks implements AutoCloseable {
     }
 
     /**
-     * Before llama_decode: the batch about to be decoded; hostLogits when the caller reads logits rows beyond the
-     * hooks' candidates (else llama.cpp may leave them on the device: see emovec_hooks_begin).
+     * Before llama_decode: the batch about to be decoded; seqsPerStream: 0 where the context has one KV stream, else
+     * the sequences each stream holds (they decide llama.cpp's split into ubatches); hostLogits when the caller reads
+     * logits rows beyond the hooks' candidates (else llama.cpp may leave them on the device: see emovec_hooks_begin).
      */
-    void begin(int n, int[] pos, int[] seqs, byte[] wantLogits, int nUbatch, boolean splitEqual, boolean hostLogits) {
-        emovec_hooks_begin(handle, n, pos, seqs, wantLogits, nUbatch, splitEqual, hostLogits);
+    void begin(int n, int[] pos, int[] seqs, byte[] wantLogits, int nUbatch, int seqsPerStream, boolean hostLogits) {
+        emovec_hooks_begin(handle, n, pos, seqs, wantLogits, nUbatch, seqsPerStream, hostLogits);
     }
 
     /** Micro-batches llama.cpp splits the batch given to the last {@link #begin} into. */

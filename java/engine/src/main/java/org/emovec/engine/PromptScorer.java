@@ -109,7 +109,7 @@ public final class PromptScorer implements AutoCloseable {
             }
             llama_memory_clear(llama_get_memory(ctx), true);
             emovec_batch_fill(batch, n, tok, pos, seq, want);
-            hooks.begin(n, pos, seq, want, llama_n_ubatch(ctx), options.kvPerSequence() && options.sequences() > 1, true);
+            hooks.begin(n, pos, seq, want, llama_n_ubatch(ctx), options.kvPerSequence() && options.sequences() > 1 ? 1 : 0, true);
             int rc = llama_decode(ctx, batch);
             if (rc != 0) {
                 String why = Native.lastErrorSuffix();

@@ -348,6 +348,48 @@ class GenerationTest {
     }
 
     @Test
+    void promptTailsOfConsecutiveStreamsPrefillAsOneMicroBatch() {
+        // Four streams of four sequences start a prompt each in the first step, four lengths a few tokens apart:
+        // emovec's patch of split_equal runs one sequence of each of consecutive streams together, and BatchGenerator
+        // pads the shorter tails to the longest so that none leaves a remainder. The first step must be two
+        // micro-batches (a row of every sequence, then the four tails), not five, and each request must get its
+        // tokens alone but for the rounding of a stream's masked cells (sequencesThatShareAKvStreamGetTheirOneAtATimeTokens).
+        List<GenerationRequest> reqs = new ArrayList<>();
+        for (int p = 0; p < 4; p++) {
+            String prompt = "Prompt " + p + ":" + " the sea and the hills".repeat(7) + " and more".repeat(p);
+            for (int i = 0; i < 4; i++) reqs.add(request("p" + p + "/" + i, prompt, 700 + 4 * p + i, 12));
+        }
+        List<Integer> lengths = reqs.stream().map(r -> r.prompt().length).distinct().toList();
+        assertEquals(4, lengths.size(), "prompt lengths " + lengths);
+        List<GenerationResult> alone, streams;
+        try (BatchGenerator g = new BatchGenerator(model, GeneratorOptions.of(1, 128).withSharePrompts(false))) {
+            alone = g.generateAll(reqs);
+        }
+        List<Long> perStep = new ArrayList<>();
+        long[] seen = {0};
+        try (BatchGenerator g = new BatchGenerator(model, GeneratorOptions.of(16, 128).withSeqsPerStream(4))) {
+            streams = new ArrayList<>();
+            g.run(reqs.iterator(), new BatchGenerator.Listener() {
+                public void finished(GenerationResult r) { streams.add(r); }
+
+                public void step(int n, int active) {
+                    perStep.add(g.stats().ubatches - seen[0]);
+                    seen[0] = g.stats().ubatches;
+                }
+            });
+        }
+        assertEquals(2L, perStep.get(0), "micro-batches of the step that prefills four streams' prompts (then: " + perStep + ")");
+        java.util.Map<String, int[]> byId = new java.util.HashMap<>();
+        for (GenerationResult r : streams) byId.put(r.id(), r.tokens());
+        int same = 0;
+        for (GenerationResult r : alone) {
+            assertEquals(r.tokens()[0], byId.get(r.id())[0], r.id() + ": first token");
+            same += java.util.Arrays.equals(r.tokens(), byId.get(r.id())) ? 1 : 0;
+        }
+        assertTrue(same >= alone.size() * 9 / 10, same + " of " + alone.size() + " requests got their tokens alone");
+    }
+
+    @Test
     void promptsLongerThanTheContextAreReportedNotSilentlyCut() {
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < 600; i++) sb.append("word ");
