@@ -90,7 +90,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--seqs-per-stream", defaultValue = "0", description = "sequences that share one KV stream, which attention reads once for"
             + " them all and in which a shared prompt is stored once (must divide --parallel; 1: llama.cpp's stream per sequence); 0,"
-            + " the default: 16 on a GPU where prompts are shared in an f16 KV cache and 16 divides --parallel, else 1 (see README)")
+            + " the default: 16 on a GPU where some prompt repeats, shared in an f16 KV cache, and 16 divides --parallel, else 1 (see README)")
     int seqsPerStream;
 
     @Option(names = "--kv-cache", defaultValue = "f16", description = "KV cache: f16 or q8_0 (half the memory; tokens change by its rounding) (default: ${DEFAULT-VALUE})")
@@ -135,7 +135,7 @@ final class GenerateCommand implements Callable<Integer> {
             long loaded = System.nanoTime();
             long[] newTokens = {0};
             int[] finished = {0};
-            try (BatchGenerator gen = new BatchGenerator(m, options);
+            try (BatchGenerator gen = new BatchGenerator(m, options.forRequests(todo));
                  Writer w = Files.newBufferedWriter(out, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
                  Progress bar = new Progress("generate", todo.size(), 0, "sequences", quiet)) {
                 stats = gen.stats();

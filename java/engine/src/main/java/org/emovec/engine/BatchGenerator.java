@@ -383,8 +383,7 @@ public final class BatchGenerator implements AutoCloseable {
             }
             for (Slot s : tails) {
                 int length = s.request.prompt().length, rest = length - s.fed - 1;
-                boolean unread = s.request.capture() == null && s.request.steering().isEmpty();
-                int pad = unread && longest - rest <= TAIL_PADDING && length + longest - rest <= contextPerSequence ? longest - rest : 0;
+                int pad = s.request.mayShare() && longest - rest <= TAIL_PADDING && length + longest - rest <= contextPerSequence ? longest - rest : 0;
                 if (count + rest + pad > n) {
                     if (s == tails.get(0)) addPrompt(s, s.fed + 1, Math.min(rest, n - count));
                     break;
@@ -583,7 +582,7 @@ public final class BatchGenerator implements AutoCloseable {
             if (!dealt.get(lane).isEmpty()) return startDealt(lane);
             while (queue.hasNext()) {
                 GenerationRequest r = queue.next();
-                if (!options.sharePrompts() || r.capture() != null || !r.steering().isEmpty() || r.prompt().length < 2) return new Start(r, null, null);
+                if (!options.sharePrompts() || !r.mayShare()) return new Start(r, null, null);
                 Prompt p = Prompt.of(r.prompt());
                 if (p.equals(s.held)) return new Start(r, p, s);
                 Slot donor = donors.get(p);

@@ -17,6 +17,9 @@ public record GenerationRequest(String id, int[] prompt, Sampling sampling, int 
         this(id, prompt, sampling, maxNewTokens, null, List.of());
     }
 
+    /** Whether it may share its prompt's KV cache with other requests: nothing captured or steered reads it. */
+    public boolean mayShare() { return capture == null && steering.isEmpty() && prompt.length >= 2; }
+
     public GenerationRequest withCapture(CaptureRequest c) { return new GenerationRequest(id, prompt, sampling, maxNewTokens, c, steering); }
 
     public GenerationRequest withSteering(List<Steering> s) { return new GenerationRequest(id, prompt, sampling, maxNewTokens, capture, s); }

@@ -1,5 +1,10 @@
 package org.emovec.engine;
 
+import java.nio.IntBuffer;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
 import org.emovec.gguf.GgmlType;
 
 /**
@@ -58,16 +63,17 @@ public record GeneratorOptions(int parallel, int contextPerSequence, int batchTo
     public static final int MAX_PARALLEL = 256;
 
     /**
-     * Sequences a KV stream holds by default on a GPU where prompts are shared, the KV cache is F16 and 16 divides
-     * parallel (emovec's llama.cpp patch llama-kv-seqs-per-stream.patch; elsewhere one, llama.cpp's stream per
-     * sequence). With a stream per sequence, attention reads each sequence's own copy of its prompt; with 16 sequences
-     * in a stream, continuing a few prompts, one flash-attention block serves all 16 queries and reads the stream once:
-     * a prompt is read once for the sequences that share it (the paper's 12 stories a prompt), for attention arithmetic
-     * over the other sequences' masked cells. H100, 8B F16, 1,536 stories of 221 + up to 300 tokens: 1.11x the stories'
-     * tok/s, 1.12x in decode-only steps (docs/measurements/2026-12-07-h100-streams). On CPU a stream per sequence
-     * stays: there attention is arithmetic, not reads, and the masked cells would cost. So it does with a q8_0 cache,
-     * whose attention ggml-cuda runs on its vector kernel: 7,217 stories tok/s with streams of 16, 8,256 with a stream
-     * per sequence a session before on a like machine (docs/measurements/2026-12-07-h100-onepass).
+     * Sequences a KV stream holds by default on a GPU where prompts are shared (and repeat: forRequests), the KV cache
+     * is F16 and 16 divides parallel (emovec's llama.cpp patch llama-kv-seqs-per-stream.patch; elsewhere one,
+     * llama.cpp's stream per sequence). With a stream per sequence, attention reads each sequence's own copy of its
+     * prompt; with 16 sequences in a stream, continuing a few prompts, one flash-attention block serves all 16 queries
+     * and reads the stream once: a prompt is read once for the sequences that share it (the paper's 12 stories a
+     * prompt), for attention arithmetic over the other sequences' masked cells. H100, 8B F16, 1,536 stories of 221 + up
+     * to 300 tokens: 1.11x the stories' tok/s, 1.12x in decode-only steps (docs/measurements/2026-12-07-h100-streams).
+     * On CPU a stream per sequence stays: there attention is arithmetic, not reads, and the masked cells would cost. So
+     * it does with a q8_0 cache, whose attention ggml-cuda runs on its vector kernel: 7,217 stories tok/s with streams
+     * of 16, 8,256 with a stream per sequence a session before on a like machine
+     * (docs/measurements/2026-12-07-h100-onepass).
      */
     public static final int STREAM_SEQS = 16;
 
@@ -103,6 +109,21 @@ public record GeneratorOptions(int parallel, int contextPerSequence, int batchTo
 
     public GeneratorOptions withSeqsPerStream(int n) {
         return new GeneratorOptions(parallel, contextPerSequence, batchTokens, threads, ignoreEndOfTurn, sampler, sharePrompts, lanes, kvCache, n);
+    }
+
+    /**
+     * These options for generating these requests: where KV streams are left automatic (seqsPerStream 0) and no two
+     * requests that may share a prompt have the same one, a stream per sequence. Streams of STREAM_SEQS pay for
+     * attention over each other's masked cells by reading a shared prompt once; with nothing shared they only cost
+     * (H100, 8B F16, one context, 256 distinct prompts at 64 + 256 tokens: 9,600-10,700 decode-only tok/s with streams
+     * of 16, docs/measurements/2026-12-07-h100-speedpatch2; 12,500-13,700 with a stream per sequence on another H100
+     * in the twelfth session, docs/measurements/2026-12-07-h100-speedpatch).
+     */
+    public GeneratorOptions forRequests(List<GenerationRequest> requests) {
+        if (seqsPerStream != 0 || !sharePrompts) return this;
+        Set<IntBuffer> prompts = new HashSet<>();
+        for (GenerationRequest r : requests) if (r.mayShare() && !prompts.add(IntBuffer.wrap(r.prompt()))) return this;
+        return withSeqsPerStream(1);
     }
 
     public static GeneratorOptions of(int parallel, int contextPerSequence) {

@@ -184,6 +184,18 @@ class GenerationTest {
     }
 
     @Test
+    void automaticKvStreamsOnlyWherePromptsRepeat() {
+        // streams of several sequences pay only by reading a shared prompt once (GeneratorOptions.forRequests)
+        GenerationRequest a = request("a", "One prompt", 1, 4), b = request("b", "Another prompt", 2, 4), again = request("a2", "One prompt", 3, 4);
+        GeneratorOptions auto = GeneratorOptions.of(16, 128);
+        assertEquals(1, auto.forRequests(List.of(a, b)).seqsPerStream(), "distinct prompts: a stream per sequence");
+        assertEquals(0, auto.forRequests(List.of(a, b, again)).seqsPerStream(), "a repeated prompt: left to BatchGenerator");
+        GenerationRequest captured = again.withCapture(CaptureRequest.mean(Span.all(), new int[] {0}));
+        assertEquals(1, auto.forRequests(List.of(a, b, captured)).seqsPerStream(), "a repeat that captures shares nothing");
+        assertEquals(4, auto.withSeqsPerStream(4).forRequests(List.of(a, b)).seqsPerStream(), "a choice made is kept");
+    }
+
+    @Test
     void requestsWithOnePromptShareItsKvCacheAndGetTheSameTokens() {
         sharedPromptsGetThePrefilledTokens(GeneratorOptions.KvCache.F16);
     }

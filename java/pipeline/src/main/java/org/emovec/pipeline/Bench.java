@@ -319,7 +319,7 @@ public final class Bench {
                     .map(q -> q.withCapture(CaptureRequest.mean(Span.all(), layers))).toList();
             long end = System.nanoTime() + (long) (minutes * 60e9), start = System.nanoTime();
             long[] tokens = {0}, minute = {start}, ubatches = {0}, steps = {0}, cells = {0};
-            var options = sizing.generator(Stories.contextPerSequence(requests), requests.size());
+            var options = sizing.generator(Stories.contextPerSequence(requests), requests.size()).forRequests(requests);
             try (BatchGenerator g = new BatchGenerator(model, options).captureLayers(layers)) {
                 java.util.Iterator<GenerationRequest> endless = new java.util.Iterator<>() {
                     int i;

@@ -108,7 +108,7 @@ public final class Stories {
     private static void generate(Model model, List<Call> calls, Settings s, Sizing sizing, Path journal, Progress bar) throws IOException {
         if (calls.isEmpty()) return;
         List<GenerationRequest> requests = requests(model, calls, s);
-        GeneratorOptions options = sizing.withStoryCache(s.storyCache()).generator(contextPerSequence(requests), calls.size());
+        GeneratorOptions options = sizing.withStoryCache(s.storyCache()).generator(contextPerSequence(requests), calls.size()).forRequests(requests);
         if (sizing.plan() != null && options.kvCache() == GeneratorOptions.KvCache.F16 && GeneratorOptions.KvCache.Q8_0.holds(model.headDim())) {
             // Within a small budget a step's time grows much slower than its batch (H100, Q4_K_M, 6G: 5 sequences
             // 6.8 ms, 10 with q8_0 10.0 ms; stories 1.36x, and 1.16x at 8G): worth saying where the choice is made.
