@@ -36,7 +36,8 @@ import org.emovec.llama.llama_sampler_seq_config;
  * stream holds shares those cells (nothing is copied), a stream starts one new prompt at a time so that the prompt's
  * repeats follow it there, and attention reads the stream once for all its sequences' queries, so a shared prompt
  * once. llama.cpp then needs as many tokens for each stream of a micro-batch: free slots are padded over whole
- * streams, and one prompt tail a stream goes in each step.
+ * streams, and one prompt tail a stream goes in each step, the step's tails padded to one length so that those of
+ * consecutive streams run as one micro-batch (Lane.addStreamTails).
  * <p>
  * On a GPU the work goes through {@code lanes} llama.cpp contexts of {@code parallel} sequences each (two by
  * default), stepped in turn: while the GPU decodes one context's step, the host samples the other's last step and
