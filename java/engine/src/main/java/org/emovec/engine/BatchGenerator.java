@@ -170,6 +170,8 @@ public final class BatchGenerator implements AutoCloseable {
 
         boolean busy() { return request != null; }
         boolean prefilling() { return fed < request.prompt().length; }
+        /** Prompt tokens left after the next one (which a step feeds with every busy sequence's row): its tail. */
+        int promptRest() { return request.prompt().length - fed - 1; }
 
         void add(int token) {
             if (nOut == out.length) out = Arrays.copyOf(out, out.length * 2);
@@ -291,7 +293,7 @@ public final class BatchGenerator implements AutoCloseable {
          */
         boolean streamPrefills(Slot s) {
             if (seqsPerStream == 1) return false;
-            for (Slot o : slots) if (o.busy() && sameStream(o, s) && o.request.prompt().length - o.fed > 1) return true;
+            for (Slot o : slots) if (o.busy() && sameStream(o, s) && o.promptRest() > 0) return true;
             return false;
         }
 
@@ -347,7 +349,7 @@ public final class BatchGenerator implements AutoCloseable {
                 addStreamTails(n);
             } else {
                 for (Slot s : slots) {
-                    if (s.busy() && s.prefilling() && count < n) addPrompt(s, s.fed + 1, Math.min(s.request.prompt().length - s.fed - 1, n - count));
+                    if (s.busy() && s.prefilling() && count < n) addPrompt(s, s.fed + 1, Math.min(s.promptRest(), n - count));
                 }
             }
             if (count == 0) return false;
@@ -377,13 +379,13 @@ public final class BatchGenerator implements AutoCloseable {
             int longest = 0;
             for (Slot s : slots) {
                 if (!s.busy() || !s.prefilling()) continue;
-                int rest = s.request.prompt().length - s.fed - 1;
+                int rest = s.promptRest();
                 if (rest <= 0 || (!tails.isEmpty() && sameStream(tails.get(tails.size() - 1), s))) continue;
                 tails.add(s);
                 longest = Math.max(longest, rest);
             }
             for (Slot s : tails) {
-                int length = s.request.prompt().length, rest = length - s.fed - 1;
+                int length = s.request.prompt().length, rest = s.promptRest();
                 int pad = s.request.mayShare() && longest - rest <= TAIL_PADDING && length + longest - rest <= contextPerSequence ? longest - rest : 0;
                 if (count + rest + pad > n) {
                     if (s == tails.get(0)) addPrompt(s, s.fed + 1, Math.min(rest, n - count));
